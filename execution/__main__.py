@@ -1,0 +1,3 @@
+from execution.cli import main
+
+raise SystemExit(main())

@@ -1,0 +1,39 @@
+"""``ingest``: fetch, stage, validate and publish bars from a source."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+from execution.commands._args import iso_date, symbol_list
+from execution.config import Settings
+from execution.ingest import ingest
+from execution.sources import SOURCE_NAMES
+
+EXIT_SOME_DAYS_HELD = 3
+
+
+def add_parser(subparsers: argparse._SubParsersAction) -> None:
+    """Register ``ingest``."""
+    p = subparsers.add_parser("ingest", help="fetch bars into staging, validate, publish")
+    p.add_argument("--source", choices=SOURCE_NAMES, default=None, help="default: EXEC_SOURCE or synthetic")
+    p.add_argument("--symbols", type=symbol_list, help="comma-separated (default: the configured symbols)")
+    p.add_argument("--start", type=iso_date, required=True)
+    p.add_argument("--end", type=iso_date, required=True)
+    p.add_argument("--path", help="landing folder (source landing; default: the real samples folder)")
+    p.add_argument("--no-progress", action="store_true", help="no progress bar")
+    p.set_defaults(func=run)
+
+
+def run(args: argparse.Namespace, settings: Settings) -> int:
+    """Ingest and print one line per problem day and a summary; exit 3 when days were held back."""
+    symbols = args.symbols or list(settings.symbols)
+    report = ingest(
+        settings, args.source or settings.source, symbols, args.start, args.end, args.path, not args.no_progress
+    )
+    for o in report.outcomes:
+        if o.status in ("failed", "quarantined"):
+            print(f"{o.status}: {o.symbol} {o.day}: {o.error}", file=sys.stderr)
+    counts = ", ".join(f"{n} {k}" for k, n in sorted(report.counts().items())) or "nothing to do"
+    print(f"ingest run {report.run_id}: {report.status} ({counts})")
+    return 0 if report.status in ("success", "unchanged") else EXIT_SOME_DAYS_HELD

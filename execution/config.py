@@ -1,0 +1,157 @@
+"""One settings object for the whole service.
+
+Values come, in increasing priority, from the defaults below, an optional TOML file
+(``$EXEC_CONFIG``, else ``$EXEC_HOME/config.toml`` when it exists) and environment variables:
+
+=====================  =============================================  =========================
+variable               meaning                                        default
+=====================  =============================================  =========================
+``EXEC_HOME``          data folder (embedded database, models,        ``./.exec``
+                       reports)
+``EXEC_DATABASE_URL``  PostgreSQL URL; unset -> embedded pgserver     unset
+``EXEC_SYMBOLS``       comma-separated symbols                        ``RELIANCE,SAIL``
+``EXEC_SAMPLES_DIR``   real NSE 1-minute samples                      ``../shared/data/nse-1m``
+``EXEC_SOURCE``        default bar source of the daily DAG            ``synthetic``
+``EXEC_CONFIG``        TOML file with any of the sections below       unset
+=====================  =============================================  =========================
+
+The TOML file may hold top-level ``symbols``, ``source``, ``samples_dir`` and the tables
+``[order]`` (fields of :class:`OrderParams`) and ``[windows]`` (``train_start``,
+``train_end``, ``validation_start``, ... as ISO dates).
+"""
+
+from __future__ import annotations
+
+import os
+import tomllib
+from dataclasses import dataclass, field, fields, replace
+from datetime import date
+from pathlib import Path
+from typing import Any
+
+DEFAULT_SYMBOLS: tuple[str, ...] = ("RELIANCE", "SAIL")
+
+
+@dataclass(frozen=True)
+class OrderParams:
+    """The parent order and the seed's MDP constants (SPEC section 3)."""
+
+    quantity: int = 10_000  # V, units to buy or sell
+    horizon_min: int = 100  # T, minutes
+    intervals: int = 50  # N, decisions; tau = T / N minutes
+    lot_size: int = 500  # m, shares per lot
+    start_time: str = "09:30"  # exchange time of the first decision
+    n_history: int = 15  # minutes of closes in the state
+    beta_impact: float = -100.0  # impact penalty on (fraction of V executed)^2
+    beta_timestep: float = 0.1  # reward for every interval survived
+    side: str = "buy"  # "buy" or "sell"
+
+    @property
+    def lots(self) -> int:
+        """Number of whole lots in the parent order (V / m)."""
+        return self.quantity // self.lot_size
+
+    @property
+    def interval_min(self) -> int:
+        """tau, the minutes between two decisions."""
+        return self.horizon_min // self.intervals
+
+    def __post_init__(self) -> None:
+        if self.quantity % self.lot_size:
+            raise ValueError(f"quantity {self.quantity} is not a whole number of lots of {self.lot_size}")
+        if self.horizon_min % self.intervals:
+            raise ValueError(
+                f"horizon {self.horizon_min} min does not split into {self.intervals} whole-minute intervals"
+            )
+        if self.side not in ("buy", "sell"):
+            raise ValueError(f"side must be 'buy' or 'sell', not {self.side!r}")
+
+
+@dataclass(frozen=True)
+class Windows:
+    """Date windows of the seed experiment: train 2018-2019, validate, test 2020."""
+
+    train_start: date = date(2018, 1, 1)
+    train_end: date = date(2019, 10, 31)
+    validation_start: date = date(2019, 11, 1)
+    validation_end: date = date(2019, 12, 31)
+    test_start: date = date(2020, 1, 1)
+    test_end: date = date(2020, 12, 31)
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Everything configurable about the service, resolved once per process."""
+
+    home: Path = Path(".exec")
+    database_url: str | None = None
+    symbols: tuple[str, ...] = DEFAULT_SYMBOLS
+    samples_dir: Path = Path("../shared/data/nse-1m")
+    source: str = "synthetic"
+    order: OrderParams = field(default_factory=OrderParams)
+    windows: Windows = field(default_factory=Windows)
+
+    @property
+    def pg_dir(self) -> Path:
+        """Data folder of the embedded PostgreSQL server."""
+        return self.home / "pg"
+
+    @property
+    def models_dir(self) -> Path:
+        """Where trained policy artifacts are written."""
+        return self.home / "models"
+
+    @property
+    def reports_dir(self) -> Path:
+        """Where HTML/JSON reports and the Great Expectations Data Docs are written."""
+        return self.home / "reports"
+
+    def with_overrides(self, **changes: Any) -> Settings:
+        """A copy with some fields replaced (``None`` values are ignored)."""
+        return replace(self, **{k: v for k, v in changes.items() if v is not None})
+
+
+def _split_symbols(value: str | list[str]) -> tuple[str, ...]:
+    items = value.split(",") if isinstance(value, str) else value
+    return tuple(s.strip().upper() for s in items if s.strip())
+
+
+def _dataclass_from(cls: type, table: dict[str, Any]) -> Any:
+    known = {f.name: f for f in fields(cls)}
+    unknown = set(table) - set(known)
+    if unknown:
+        raise ValueError(f"unknown keys in [{cls.__name__}] of the config file: {sorted(unknown)}")
+    values = {}
+    for name, value in table.items():
+        if known[name].type in ("date", date) and isinstance(value, str):
+            value = date.fromisoformat(value)
+        values[name] = value
+    return cls(**values)
+
+
+def load_settings(environ: dict[str, str] | None = None) -> Settings:
+    """Build the settings from the environment (``os.environ`` by default) and config file."""
+    env = dict(os.environ if environ is None else environ)
+    home = Path(env.get("EXEC_HOME") or ".exec").expanduser().absolute()
+    file_values: dict[str, Any] = {}
+    config_path = env.get("EXEC_CONFIG") or (home / "config.toml")
+    config_path = Path(config_path)
+    if env.get("EXEC_CONFIG") and not config_path.is_file():
+        raise FileNotFoundError(f"EXEC_CONFIG names {config_path}, which does not exist")
+    if config_path.is_file():
+        with config_path.open("rb") as fh:
+            file_values = tomllib.load(fh)
+
+    order = _dataclass_from(OrderParams, file_values.get("order", {}))
+    windows = _dataclass_from(Windows, file_values.get("windows", {}))
+    symbols = _split_symbols(env.get("EXEC_SYMBOLS") or file_values.get("symbols") or list(DEFAULT_SYMBOLS))
+    samples = env.get("EXEC_SAMPLES_DIR") or file_values.get("samples_dir") or "../shared/data/nse-1m"
+    return Settings(
+        home=home,
+        database_url=env.get("EXEC_DATABASE_URL") or file_values.get("database_url") or None,
+        symbols=symbols,
+        samples_dir=Path(samples).expanduser().absolute(),
+        source=env.get("EXEC_SOURCE") or file_values.get("source") or "synthetic",
+        order=order,
+        windows=windows,
+    )
