@@ -17,7 +17,22 @@ from execution.db import DatabaseUnavailable
 from execution.ingest import IngestError
 from execution.sources.base import SourceError
 
-COMMANDS = ("ingest", "status", "runs", "validate", "quarantine", "db", "demo", "backtest")
+COMMANDS = (
+    "ingest",
+    "status",
+    "runs",
+    "validate",
+    "quarantine",
+    "backtest",
+    "train",
+    "models",
+    "orders",
+    "schedule",
+    "report",
+    "demo",
+    "airflow_ui",
+    "db",
+)
 EXIT_USER_ERROR = 2
 
 
@@ -48,6 +63,8 @@ def main(argv: list[str] | None = None) -> int:
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
         stream=sys.stderr,
     )
+    if not args.verbose:
+        logging.getLogger("great_expectations").setLevel(logging.WARNING)
     settings = load_settings()
     if args.home:
         import os

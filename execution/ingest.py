@@ -18,13 +18,14 @@ import json
 import logging
 import socket
 from dataclasses import asdict, dataclass, field
-from datetime import date
+from datetime import date, timedelta
+from pathlib import Path
 from typing import Any
 
 import pandas as pd
 from tqdm import tqdm
 
-from execution import quality, store
+from execution import quality, store, ticks
 from execution.calendar import trading_days
 from execution.config import Settings
 from execution.db import connect
@@ -85,16 +86,25 @@ def requested_by() -> str:
     return f"{user}@{socket.gethostname()}"
 
 
-def check_request(settings: Settings, symbols: list[str], start: date, end: date) -> None:
-    """Refuse unknown symbols and inverted windows before anything is fetched."""
+def check_request(
+    settings: Settings, symbols: list[str], start: date | None, end: date | None, source: str = ""
+) -> None:
+    """Refuse unknown symbols and bad windows before anything is fetched."""
     unknown = [s for s in symbols if s not in settings.symbols]
     if unknown:
         raise IngestError(
             f"symbol(s) {', '.join(unknown)} not configured (configured: {', '.join(settings.symbols)}); "
             "add them to EXEC_SYMBOLS or the config file"
         )
-    if end < start:
+    if (start is None or end is None) and source != "landing":
+        raise IngestError(f"source {source or '?'} needs a window: --start and --end")
+    if start is not None and end is not None and end < start:
         raise IngestError(f"window ends ({end}) before it starts ({start})")
+
+
+def expected_days(start: date | None, end: date | None) -> list[date]:
+    """The trading days that must be delivered (none when the window is open)."""
+    return trading_days(start, end) if start is not None and end is not None else []
 
 
 def run_status(outcomes: list[DayOutcome]) -> str:
@@ -143,7 +153,8 @@ def judge(conn: Connection, run_id: int, staged: list[StagedDay], force: bool = 
     verdicts = {}
     if to_validate:
         frame = store.load_staged(conn, [s.batch_id for s in to_validate]).drop(columns="batch_id")
-        verdicts = {(v.symbol, v.day): v for v in quality.validate_days(frame)}
+        references = _tick_references(conn, to_validate)
+        verdicts = {(v.symbol, v.day): v for v in quality.validate_days(frame, reference_closes=references)}
         quality.record_results(conn, list(verdicts.values()), run_id)
     judgements = []
     for s in staged:
@@ -160,6 +171,31 @@ def judge(conn: Connection, run_id: int, staged: list[StagedDay], force: bool = 
                 )
             )
     return judgements
+
+
+def _tick_references(conn: Connection, staged: list[StagedDay]) -> dict[tuple[str, date], float]:
+    """Previous month-end closes of published data for days whose tick bands depend on them."""
+    banded = [s for s in staged if ticks.regime_on(s.day).reference == ticks.PREV_MONTH_END_CLOSE]
+    if not banded:
+        return {}
+    first = min(s.day for s in banded) - timedelta(days=40)
+    return store.month_end_closes(conn, sorted({s.symbol for s in banded}), first, max(s.day for s in banded))
+
+
+def refresh_data_docs(settings: Settings) -> Path | None:
+    """Rebuild the Great Expectations Data Docs from the latest verdict of every symbol-day."""
+    conn = connect(settings)
+    try:
+        verdicts = quality.load_verdicts(conn)
+    finally:
+        conn.close()
+    if not verdicts:
+        return None
+    try:
+        return quality.build_data_docs(verdicts, quality.data_docs_dir(settings))
+    except Exception as exc:  # the docs are a view: never fail an ingest over them
+        log.warning("Data Docs not rebuilt: %s", exc)
+        return None
 
 
 def apply_judgements(conn: Connection, run_id: int, judgements: list[Judgement]) -> list[DayOutcome]:
@@ -200,16 +236,19 @@ def ingest(
     settings: Settings,
     source_name: str,
     symbols: list[str],
-    start: date,
-    end: date,
+    start: date | None,
+    end: date | None,
     path: str | None = None,
     progress: bool = True,
     who: str | None = None,
 ) -> IngestReport:
-    """Fetch, stage, validate and publish ``symbols`` over ``start..end`` from one source."""
-    check_request(settings, symbols, start, end)
+    """Fetch, stage, validate and publish ``symbols`` over ``start..end`` from one source.
+
+    The landing source accepts an open window (None) and ingests whole export files.
+    """
+    check_request(settings, symbols, start, end, source_name)
     source = make_source(source_name, settings, path)
-    expected = trading_days(start, end)
+    expected = expected_days(start, end)
     conn = connect(settings)
     outcomes: list[DayOutcome] = []
     try:
@@ -232,11 +271,20 @@ def ingest(
         conn.commit()
     finally:
         conn.close()
+    if any(o.status in ("published", "quarantined") for o in outcomes):
+        refresh_data_docs(settings)
     return IngestReport(run_id, status, outcomes)
 
 
 def _ingest_symbol(
-    conn: Connection, run_id: int, source: Any, symbol: str, start: date, end: date, expected: list[date], bar: tqdm
+    conn: Connection,
+    run_id: int,
+    source: Any,
+    symbol: str,
+    start: date | None,
+    end: date | None,
+    expected: list[date],
+    bar: tqdm,
 ) -> list[DayOutcome]:
     try:
         fetched: FetchResult = source.fetch(symbol, start, end)
@@ -253,7 +301,14 @@ def _ingest_symbol(
     outcomes = problem_outcomes(symbol, fetched.problems, expected, set(delivered))
     _record(conn, run_id, outcomes)
     conn.commit()
-    bar.update(len([o for o in outcomes if o.day in set(expected)]))
+    window = set(expected)
+    beyond = {d for d in delivered if d not in window} | {o.day for o in outcomes if o.day not in window}
+    if beyond:  # a landing export holding more days than the window: they are ingested too
+        if window:
+            log.info("%s: %d day(s) outside the window in the source, ingested too", symbol, len(beyond))
+        bar.total += len(beyond)
+        bar.refresh()
+    bar.update(len(outcomes))
     for lo in range(0, len(delivered), DAYS_PER_TRANSACTION):
         chunk_days = delivered[lo : lo + DAYS_PER_TRANSACTION]
         chunk = bars[days.isin(chunk_days).to_numpy()]
@@ -262,7 +317,7 @@ def _ingest_symbol(
         _record(conn, run_id, settled)
         conn.commit()
         outcomes += settled
-        bar.update(len([d for d in chunk_days if d in set(expected)]))
+        bar.update(len(chunk_days))
     return sorted(outcomes, key=lambda o: o.day)
 
 
@@ -280,7 +335,7 @@ def fetch_and_stage(
     who: str = "cli",
 ) -> dict[str, Any]:
     """Fetch one symbol and COPY it into staging (committed). Raises when the source cannot deliver."""
-    check_request(settings, [symbol], start, end)
+    check_request(settings, [symbol], start, end, source_name)
     source = make_source(source_name, settings, path)
     conn = connect(settings)
     try:
@@ -294,7 +349,7 @@ def fetch_and_stage(
             conn.commit()
             raise
         delivered = set(fetched.bars["ts"].dt.date) if len(fetched.bars) else set()
-        failed = problem_outcomes(symbol, fetched.problems, trading_days(start, end), delivered)
+        failed = problem_outcomes(symbol, fetched.problems, expected_days(start, end), delivered)
         _record(conn, run_id, failed)
         staged = store.stage(conn, run_id, source.name, fetched.bars)
         conn.commit()
@@ -373,6 +428,8 @@ def publish_validated(settings: Settings, validated: dict[str, Any]) -> dict[str
         conn.commit()
     finally:
         conn.close()
+    if any(o.status in ("published", "quarantined") for o in outcomes):
+        refresh_data_docs(settings)
     summary = {
         "symbol": symbol,
         "run_id": run_id,
@@ -393,7 +450,7 @@ def publish_validated(settings: Settings, validated: dict[str, Any]) -> dict[str
 
 def revalidate(settings: Settings, symbols: list[str], start: date, end: date, who: str | None = None) -> IngestReport:
     """Validate again the latest staged batch of every (symbol, day) in the window, and settle it."""
-    check_request(settings, symbols, start, end)
+    check_request(settings, symbols, start, end, "revalidate")
     conn = connect(settings)
     try:
         run_id = store.start_run(conn, "revalidate", symbols, start, end, who or requested_by(), {})
@@ -408,6 +465,7 @@ def revalidate(settings: Settings, symbols: list[str], start: date, end: date, w
         raise
     finally:
         conn.close()
+    refresh_data_docs(settings)
     return IngestReport(run_id, status, outcomes)
 
 

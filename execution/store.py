@@ -37,6 +37,7 @@ class StagedDay:
     batch_id: int
     rows: int
     is_new: bool  # False when the same content was staged before (the batch was found, not copied)
+    session_rows: int | None = None  # rows inside 09:15..15:29, when known (saves a count at publish)
 
 
 def start_run(
@@ -67,17 +68,24 @@ def finish_run(conn: Connection, run_id: int, status: str, error: str | None = N
         )
 
 
+SESSION_FIRST_S, SESSION_LAST_S = 9 * 3600 + 15 * 60, 15 * 3600 + 29 * 60  # time of day of 09:15 and 15:29
+
+
 def content_digests(bars: pd.DataFrame) -> pd.DataFrame:
-    """One row per (symbol, day) of ``bars``: first/last row positions and a sha256 of the content.
+    """One row per (symbol, day) of ``bars``: first/last row positions, regular-session rows, sha256.
 
     ``bars`` must be sorted by (symbol, ts). The digest covers ts and the five numbers, so the
     same rows fetched again give the same digest whatever the window around them.
     """
-    days = bars["ts"].dt.tz_convert(EXCHANGE_TZ_NAME).dt.date
+    local = bars["ts"].dt.tz_convert(EXCHANGE_TZ_NAME)
+    days = local.dt.date
     keys = pd.DataFrame({"symbol": bars["symbol"].to_numpy(), "day": days.to_numpy()})
     boundaries = np.flatnonzero((keys.ne(keys.shift())).any(axis=1).to_numpy())
     ends = np.append(boundaries[1:], len(bars))
-    ts_ns = bars["ts"].dt.tz_convert("UTC").astype("int64").to_numpy()
+    ts_ns = bars["ts"].dt.tz_convert("UTC").dt.as_unit("ns").astype("int64").to_numpy()
+    seconds_of_day = (local.dt.tz_localize(None).dt.as_unit("ns").astype("int64").to_numpy() // 10**9) % 86_400
+    in_session = ((seconds_of_day >= SESSION_FIRST_S) & (seconds_of_day <= SESSION_LAST_S)).astype(np.int64)
+    session_counts = np.add.reduceat(in_session, boundaries) if len(bars) else np.array([], dtype=np.int64)
     numbers = bars[["open", "high", "low", "close", "volume"]].to_numpy(dtype="float64")
     digests = []
     for lo, hi in zip(boundaries, ends, strict=True):
@@ -85,8 +93,18 @@ def content_digests(bars: pd.DataFrame) -> pd.DataFrame:
         h.update(np.ascontiguousarray(numbers[lo:hi]).tobytes())
         digests.append(h.hexdigest())
     out = keys.iloc[boundaries].reset_index(drop=True)
-    out["lo"], out["hi"], out["sha256"] = boundaries, ends, digests
+    out["lo"], out["hi"], out["session_rows"], out["sha256"] = boundaries, ends, session_counts, digests
     return out
+
+
+def sorted_by_symbol_and_time(bars: pd.DataFrame) -> pd.DataFrame:
+    """``bars`` ordered by (symbol, ts), stable; returned as is when already in that order."""
+    codes, _ = pd.factorize(bars["symbol"], sort=True)
+    ts_ns = bars["ts"].dt.tz_convert("UTC").dt.as_unit("ns").astype("int64").to_numpy()
+    order = np.lexsort((ts_ns, codes))
+    if np.array_equal(order, np.arange(len(bars))):
+        return bars.reset_index(drop=True)
+    return bars.take(order).reset_index(drop=True)
 
 
 _PG_EPOCH_US = 946_684_800_000_000  # 2000-01-01T00:00:00Z in microseconds since 1970
@@ -124,7 +142,7 @@ def stage(conn: Connection, run_id: int, source: str, bars: pd.DataFrame) -> lis
     """Put fetched bars into staging, one batch per (symbol, day); identical content is reused."""
     if bars.empty:
         return []
-    bars = bars.sort_values(["symbol", "ts"], kind="stable").reset_index(drop=True)
+    bars = sorted_by_symbol_and_time(bars)
     groups = content_digests(bars)
     with conn.cursor() as cur:
         cur.execute(
@@ -158,7 +176,7 @@ def stage(conn: Connection, run_id: int, source: str, bars: pd.DataFrame) -> lis
         key = (r.symbol, r.day)
         is_new = key in new_by_key
         batch_id = new_by_key[key] if is_new else found[(r.symbol, r.day, r.sha256)]
-        staged.append(StagedDay(r.symbol, r.day, int(batch_id), int(r.hi - r.lo), is_new))
+        staged.append(StagedDay(r.symbol, r.day, int(batch_id), int(r.hi - r.lo), is_new, int(r.session_rows)))
     return staged
 
 
@@ -226,9 +244,11 @@ def publish(conn: Connection, days: list[StagedDay], released_by: str | None = N
             " SELECT d.symbol, s.ts, s.open, s.high, s.low, s.close, s.volume::bigint, b.source, s.batch_id"
             + session_rows
         )
-        cur.execute("SELECT d.batch_id, count(s.batch_id)" + session_rows + " GROUP BY d.batch_id")
-        published = {d.batch_id: 0 for d in days}
-        published.update({int(b): int(n) for b, n in cur.fetchall()})
+        published = {d.batch_id: d.session_rows for d in days if d.session_rows is not None}
+        if len(published) < len(days):  # e.g. a release: count what was inserted
+            cur.execute("SELECT d.batch_id, count(s.batch_id)" + session_rows + " GROUP BY d.batch_id")
+            published = {d.batch_id: 0 for d in days}
+            published.update({int(b): int(n) for b, n in cur.fetchall()})
         cur.execute(
             "INSERT INTO published_days (symbol, day, batch_id, rows, released_by)"
             " SELECT d.symbol, d.day, d.batch_id, (%s::jsonb ->> d.batch_id::text)::int, %s FROM publish_set d"
@@ -329,6 +349,21 @@ def latest_batches(conn: Connection, symbols: list[str], start: date, end: date)
             (list(symbols), start, end),
         )
         return [StagedDay(s, d, int(b), int(n), False) for s, d, b, n in cur.fetchall()]
+
+
+def month_end_closes(conn: Connection, symbols: list[str], start: date, end: date) -> dict[tuple[str, date], float]:
+    """(symbol, last published day of a month) -> that day's last close, for months ending in
+    ``start..end``: the reference prices of the 2025 NSE tick bands."""
+    with conn.cursor() as cur:
+        cur.execute(
+            "SELECT m.symbol, m.day, (SELECT b.close FROM bars_1m b WHERE b.symbol = m.symbol"
+            "   AND b.ts < ((m.day + 1)::timestamp AT TIME ZONE 'Asia/Kolkata') ORDER BY b.ts DESC LIMIT 1)"
+            " FROM (SELECT symbol, max(day) AS day FROM published_days"
+            "       WHERE symbol = ANY(%s) AND day BETWEEN %s AND %s"
+            "       GROUP BY symbol, date_trunc('month', day)) m",
+            (list(symbols), start, end),
+        )
+        return {(s, d): float(c) for s, d, c in cur.fetchall() if c is not None}
 
 
 def load_published(conn: Connection, symbol: str, start: date, end: date) -> pd.DataFrame:

@@ -99,8 +99,8 @@ def test_corrected_content_replaces_the_day_atomically(conn, settings, tmp_path)
 def test_landing_publishes_exactly_the_regular_session_rows(conn, settings):
     report = ingest(settings, "landing", ["RELIANCE", "SAIL"], date(2021, 7, 1), date(2021, 8, 31), None, False)
     for symbol in ("RELIANCE", "SAIL"):
+        # an export is one delivery: days outside the window (SAIL's June) are ingested too
         raw = pd.read_csv(samples_dir() / f"{symbol}.csv", parse_dates=["timestamp"])
-        raw = raw[(raw.timestamp >= "2021-07-01") & (raw.timestamp < "2021-09-01")]
         hm = raw.timestamp.dt.strftime("%H:%M")
         regular = raw[(hm >= "09:15") & (hm <= "15:29")].groupby(raw.timestamp.dt.date).size()
         got = pd.read_sql(
@@ -122,6 +122,9 @@ def test_landing_publishes_exactly_the_regular_session_rows(conn, settings):
         assert staged == len(raw)  # pre-open and post-close rows are kept in staging
     held = {(o.symbol, o.day) for o in report.outcomes if o.status == "quarantined"}
     assert ("RELIANCE", date(2021, 7, 12)) in held  # starts at 13:24
+    assert ("SAIL", date(2021, 6, 3)) in held  # outside the window, starts at 14:05
+    published_sail = {o.day for o in report.outcomes if o.symbol == "SAIL" and o.status == "published"}
+    assert date(2021, 6, 4) in published_sail
 
 
 def test_external_database_url_is_used_when_set(tmp_path, monkeypatch):
@@ -151,3 +154,16 @@ def test_external_database_url_is_used_when_set(tmp_path, monkeypatch):
         with admin.cursor() as cur:
             cur.execute(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
         admin.close()
+
+
+def test_digest_ignores_timestamp_unit_and_counts_session_rows():
+    from execution.store import content_digests
+
+    bars = SyntheticSource(seed=5).fetch("SAIL", date(2020, 1, 31), date(2020, 1, 31)).bars
+    pre_open = bars.iloc[:2].assign(ts=bars["ts"].iloc[:2] - pd.Timedelta(minutes=10))  # 09:05, 09:06
+    with_pre_open = pd.concat([pre_open, bars], ignore_index=True)
+    in_seconds = content_digests(with_pre_open.assign(ts=with_pre_open["ts"].dt.as_unit("s")))
+    in_nanos = content_digests(with_pre_open.assign(ts=with_pre_open["ts"].dt.as_unit("ns")))
+    assert in_seconds["sha256"].tolist() == in_nanos["sha256"].tolist()
+    assert in_seconds["session_rows"].tolist() == [375]
+    assert in_seconds["hi"].tolist() == [377]

@@ -18,9 +18,13 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     p = subparsers.add_parser("ingest", help="fetch bars into staging, validate, publish")
     p.add_argument("--source", choices=SOURCE_NAMES, default=None, help="default: EXEC_SOURCE or synthetic")
     p.add_argument("--symbols", type=symbol_list, help="comma-separated (default: the configured symbols)")
-    p.add_argument("--start", type=iso_date, required=True)
-    p.add_argument("--end", type=iso_date, required=True)
-    p.add_argument("--path", help="landing folder (source landing; default: the real samples folder)")
+    p.add_argument("--start", type=iso_date, help="first day (required except for --source landing)")
+    p.add_argument("--end", type=iso_date, help="last day (required except for --source landing)")
+    p.add_argument(
+        "--path",
+        help="landing folder (default: the real samples folder); its files are ingested whole, "
+        "the window only names the trading days that must be there",
+    )
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
     p.set_defaults(func=run)
 

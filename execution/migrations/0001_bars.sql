@@ -4,8 +4,8 @@ CREATE TABLE ingest_runs (
     run_id          bigserial PRIMARY KEY,
     source          text        NOT NULL,
     symbols         text[]      NOT NULL,
-    start_day       date        NOT NULL,
-    end_day         date        NOT NULL,
+    start_day       date,                               -- NULL: the whole landing export
+    end_day         date,
     requested_by    text        NOT NULL,               -- user@host, or the Airflow dag/task/run
     params          jsonb       NOT NULL DEFAULT '{}',  -- path, seed, ...
     started_at      timestamptz NOT NULL DEFAULT now(),

@@ -115,10 +115,10 @@ def normalise(
     source: str,
     origin: str,
     symbol: str,
-    start: date,
-    end: date,
+    start: date | None,
+    end: date | None,
 ) -> FetchResult:
-    """Bars of ``symbol`` between ``start`` and ``end`` from a vendor frame, in the contract.
+    """Bars of ``symbol`` between ``start`` and ``end`` (None: unbounded) from a vendor frame, in the contract.
 
     ``origin`` names the file or endpoint in every message. Rows of other symbols are ignored;
     a frame without a symbol column is taken to hold ``symbol`` only.
@@ -136,7 +136,11 @@ def normalise(
     line_numbers = frame.index.to_numpy() + 1
     ts = to_exchange_time(frame["ts"], origin)
     days = ts.dt.date
-    in_window = ((days >= start) & (days <= end)).to_numpy()
+    in_window = np.ones(len(days), dtype=bool)
+    if start is not None:
+        in_window &= (days >= start).to_numpy()
+    if end is not None:
+        in_window &= (days <= end).to_numpy()
     frame, ts, days, line_numbers = frame[in_window], ts[in_window], days[in_window], line_numbers[in_window]
 
     out = pd.DataFrame({"symbol": symbol, "ts": ts}, index=frame.index)

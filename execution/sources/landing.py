@@ -1,5 +1,9 @@
 """Landing folder of vendor exports: CSV or Parquet files, one or many per symbol.
 
+An export is one delivery: every row of a symbol's files is read and staged, also the days
+outside the requested window (nothing fetched is thrown away; each day is validated on its own).
+The window only says which trading days must be there (a missing one is reported).
+
 A file belongs to a symbol when its name starts with the symbol (``RELIANCE.csv``,
 ``RELIANCE_2021-07.parquet``, ``reliance-1m.csv.gz``) or when it has a symbol column holding it.
 """
@@ -51,15 +55,16 @@ class LandingSource(BarSource):
             if p.is_file() and p.name.lower().endswith(SUFFIXES) and pattern.match(p.name.lower())
         )
 
-    def fetch(self, symbol: str, start: date, end: date) -> FetchResult:
-        """Rows of every file of ``symbol`` within ``start..end``; a bad file fails its symbol."""
+    def fetch(self, symbol: str, start: date | None = None, end: date | None = None) -> FetchResult:
+        """Every row of every file of ``symbol`` (the window is not a filter: see the module doc);
+        a file that cannot be read fails its symbol, naming the file."""
         files = self.files_for(symbol)
         if not files:
             return FetchResult.empty([DayProblem(symbol, None, f"no export file for {symbol} in {self.folder}")])
         frames, problems = [], []
         for path in files:
             try:
-                result = normalise(_read(path), source=self.name, origin=str(path), symbol=symbol, start=start, end=end)
+                result = normalise(_read(path), source=self.name, origin=str(path), symbol=symbol, start=None, end=None)
             except ContractError as exc:
                 problems.append(DayProblem(symbol, None, str(exc)))
                 continue
