@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import statistics
 import sys
 import tempfile
 import time
@@ -34,6 +35,7 @@ def main() -> int:
     parser.add_argument("--start", default="2018-01-01")
     parser.add_argument("--end", default="2020-12-31")
     parser.add_argument("--symbols", default="RELIANCE,SAIL")
+    parser.add_argument("--repeat", type=int, default=3, help="alternating runs of each; medians are reported")
     parser.add_argument("--skip-full", action="store_true", help="skip the end-to-end ingest with validation")
     args = parser.parse_args()
     home = Path(tempfile.mkdtemp(prefix="bench-ingest-"))
@@ -52,44 +54,55 @@ def main() -> int:
     bars = pd.concat([SyntheticSource().fetch(s, start, end).bars for s in symbols], ignore_index=True)
     generate_s = time.perf_counter() - t0
     rows = len(bars)
+    csv_path = home / "bars.csv"
+    bars.astype({"volume": "int64"}).to_csv(csv_path, header=False, index=False, date_format="%Y-%m-%d %H:%M:%S%z")
     conn = connect(settings)
+    plain_runs, project_runs = [], []
     try:
-        with conn.cursor() as cur:
-            cur.execute("DROP TABLE IF EXISTS bars_plain")
-            cur.execute("CREATE TABLE bars_plain (LIKE bars_1m INCLUDING ALL)")
-            cur.execute("ALTER TABLE bars_plain DROP COLUMN batch_id")
-        conn.commit()
-        csv_path = home / "bars.csv"
-        bars.astype({"volume": "int64"}).to_csv(csv_path, header=False, index=False, date_format="%Y-%m-%d %H:%M:%S%z")
+        for _ in range(args.repeat):  # alternate, so both see the same machine load
+            with conn.cursor() as cur:
+                cur.execute("DROP TABLE IF EXISTS bars_plain")
+                cur.execute("CREATE TABLE bars_plain (LIKE bars_1m INCLUDING ALL)")
+                cur.execute("ALTER TABLE bars_plain DROP COLUMN batch_id")
+                cur.execute(
+                    "TRUNCATE bars_1m, published_days, bars_staging, staged_batches, ingest_days, ingest_runs CASCADE"
+                )
+            conn.commit()
 
-        # plain COPY of one CSV file
-        t0 = time.perf_counter()
-        with conn.cursor() as cur, csv_path.open() as fh:
-            cur.copy_expert(
-                "COPY bars_plain (symbol, ts, open, high, low, close, volume, source) FROM STDIN WITH (FORMAT csv)", fh
-            )
-        conn.commit()
-        plain_s = time.perf_counter() - t0
+            # plain COPY of one CSV file
+            t0 = time.perf_counter()
+            with conn.cursor() as cur, csv_path.open() as fh:
+                cur.copy_expert(
+                    "COPY bars_plain (symbol, ts, open, high, low, close, volume, source) FROM STDIN WITH (FORMAT csv)",
+                    fh,
+                )
+            conn.commit()
+            plain_runs.append(time.perf_counter() - t0)
 
-        # the project's load path: stage (digest + COPY) and publish (set-based replace)
-        t0 = time.perf_counter()
-        run_id = store.start_run(conn, "synthetic", symbols, start, end, "bench", {})
-        staged = store.stage(conn, run_id, "synthetic", bars)
-        store.publish(conn, staged)
-        conn.commit()
-        project_s = time.perf_counter() - t0
+            # the project's load path: stage (digest + binary COPY) and publish (set-based replace)
+            t0 = time.perf_counter()
+            run_id = store.start_run(conn, "synthetic", symbols, start, end, "bench", {})
+            staged = store.stage(conn, run_id, "synthetic", bars)
+            store.publish(conn, staged)
+            conn.commit()
+            project_runs.append(time.perf_counter() - t0)
+            with conn.cursor() as cur:
+                cur.execute("SELECT count(*) FROM bars_1m")
+                published = cur.fetchone()[0]
+            assert published == rows, (published, rows)
         with conn.cursor() as cur:
-            cur.execute("SELECT count(*) FROM bars_1m")
-            published = cur.fetchone()[0]
+            cur.execute("DROP TABLE bars_plain")
             cur.execute(
                 "TRUNCATE bars_1m, published_days, bars_staging, staged_batches, ingest_days, ingest_runs CASCADE"
             )
         conn.commit()
     finally:
         conn.close()
-    assert published == rows, (published, rows)
+    plain_s, project_s = statistics.median(plain_runs), statistics.median(project_runs)
 
     print(f"rows: {rows:,} ({len(symbols)} symbols, {start}..{end}); synthetic generation {generate_s:.2f} s")
+    pairs = ", ".join(f"{p:.2f}/{q:.2f}" for p, q in zip(plain_runs, project_runs, strict=True))
+    print(f"median of {args.repeat} alternating runs (plain/project each: {pairs} s)")
     print(f"plain COPY of one CSV : {plain_s:7.2f} s  {rows / plain_s:12,.0f} rows/s")
     print(f"project stage+publish : {project_s:7.2f} s  {rows / project_s:12,.0f} rows/s")
     print(f"ratio project/plain   : {plain_s / project_s:7.2f}  (acceptance: >= 0.50)")
