@@ -12,9 +12,11 @@ concurrent processes (Airflow tasks) apply them once.
 
 from __future__ import annotations
 
+import atexit
 import logging
 import os
 import re
+import subprocess
 import warnings
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -59,15 +61,24 @@ def embedded_url(pg_dir: Path) -> str:
 
 
 def stop_embedded(pg_dir: Path) -> bool:
-    """Stop the embedded server of ``pg_dir`` if it runs; True when one was stopped."""
+    """Stop the embedded server of ``pg_dir`` if it runs (whoever started it); True when stopped."""
     if not (pg_dir / "postmaster.pid").exists():
         return False
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        import pgserver
+        from pgserver._commands import pg_ctl
+        from pgserver.postgres_server import PostgresServer
 
-        pgserver.get_server(pg_dir, cleanup_mode="stop").cleanup()
-    _migrated_urls.clear()
+    user = "pgserver" if os.geteuid() == 0 else None  # pgserver runs postgres as this user under root
+    try:
+        pg_ctl(["-w", "-m", "fast", "stop"], pgdata=pg_dir.resolve(), user=user)
+    except subprocess.CalledProcessError:
+        return False  # not running after all (a stale pid file)
+    finally:  # forget this process's cached handle, and its exit hook
+        cached = PostgresServer._instances.pop(pg_dir.resolve(), None)
+        if cached is not None:
+            atexit.unregister(cached._cleanup)
+        _migrated_urls.clear()
     return True
 
 

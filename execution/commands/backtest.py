@@ -15,6 +15,7 @@ from execution.commands._args import iso_date, symbol_list
 from execution.config import Settings
 from execution.db import connection
 from execution.fills import FILL_MODELS, IMPACT_ETA
+from execution.registry import install_backtest_strategies
 from execution.rewards import DEFAULT_RISK_AVERSION_PER_BPS
 
 DEFAULT_STRATEGIES = "twap_seed,twap_even,vwap,almgren_chriss,immediate,oracle"
@@ -42,6 +43,7 @@ TABLE_COLUMNS = [
 
 def add_parser(subparsers: argparse._SubParsersAction) -> None:
     """Register ``backtest``."""
+    install_backtest_strategies()  # model:ID and champion (resolved with the run's settings in run())
     p = subparsers.add_parser("backtest", help="replay strategies over a window and compare them with TWAP")
     p.add_argument(
         "--strategies",
@@ -77,6 +79,7 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
     if end < start:
         raise ValueError(f"--end {end} is before --start {start}")
     symbols = list(args.symbols or settings.symbols)
+    install_backtest_strategies(settings)
     try:
         with connection(settings) as conn:
             result = backtest(

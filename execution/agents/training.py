@@ -1,0 +1,275 @@
+"""Train one agent on one symbol's market window: the episode budget, the learning curve, the artifact.
+
+* **Budget**: ``episodes`` (default: the agent's seed count) -> at most ``episodes * N`` environment
+  steps for one environment (plus ``(n_envs - 1) * N`` for parallel workers, whose episodes end
+  at staggered times). Episodes can end early (the inventory runs out), so
+  :class:`EpisodeRecorder` counts finished episodes and stops training at the count.
+* **Learning curve**: the undiscounted reward and the steps of every finished episode, in the
+  order they finish (workers' episodes finishing at the same step in worker order).
+* **Determinism**: with a seed, the run is reproducible: python, numpy and torch are seeded, torch
+  runs on ``threads`` CPU threads (1 by default), environment ``i`` is seeded with ``seed + i``.
+  Without a seed one is drawn and recorded, so any run can be repeated.
+* **Fine-tuning**: ``init_from`` (an artifact path) continues from those weights with a fresh
+  exploration schedule and an empty replay memory.
+"""
+
+from __future__ import annotations
+
+import csv
+import hashlib
+import multiprocessing
+import secrets
+import sys
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import gymnasium as gym
+import numpy as np
+import torch as th
+from stable_baselines3.common.base_class import BaseAlgorithm
+from stable_baselines3.common.callbacks import BaseCallback
+from stable_baselines3.common.monitor import Monitor
+from stable_baselines3.common.utils import set_random_seed
+from stable_baselines3.common.vec_env import DummyVecEnv, SubprocVecEnv, VecEnv
+from tqdm import tqdm
+
+from execution.agents import catalog
+from execution.agents.dqn import dqn_kwargs, schedule_overrides
+from execution.config import OrderParams
+from execution.env import ExecutionEnv
+from execution.market_data import MarketData
+
+WORKER_PRELOAD = (
+    "stable_baselines3.common.vec_env.subproc_vec_env",
+    "stable_baselines3.common.monitor",
+    "execution.env",
+)
+
+
+@dataclass
+class TrainingRun:
+    """A trained model and how it was trained."""
+
+    agent: str
+    model: BaseAlgorithm
+    hyperparameters: dict[str, Any]
+    episode_rewards: list[float]
+    episode_steps: list[int]
+    timesteps: int
+    wall_s: float
+    seed: int
+    reward: str
+    fill: str
+    train_days: int
+    init_from: str | None = None
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def episodes(self) -> int:
+        """Episodes finished."""
+        return len(self.episode_rewards)
+
+    @property
+    def steps_per_s(self) -> float:
+        """Environment steps per second of wall time."""
+        return self.timesteps / self.wall_s if self.wall_s > 0 else float("nan")
+
+
+class EpisodeRecorder(BaseCallback):
+    """Records the reward and steps of every finished episode; stops training after ``max_episodes``."""
+
+    def __init__(self, max_episodes: int, progress: bool | None = None, label: str = "train") -> None:
+        super().__init__()
+        self.max_episodes = max_episodes
+        self.rewards: list[float] = []
+        self.steps: list[int] = []
+        self._progress = progress
+        self._label = label
+        self._bar: tqdm | None = None
+
+    def _on_training_start(self) -> None:
+        disable = None if self._progress is None else not self._progress  # None: only on a terminal
+        self._bar = tqdm(total=self.max_episodes, desc=self._label, unit="ep", file=sys.stderr, disable=disable)
+
+    def _on_step(self) -> bool:
+        for done, info in zip(self.locals["dones"], self.locals["infos"], strict=True):
+            if not done or "episode" not in info or len(self.rewards) >= self.max_episodes:
+                continue
+            self.rewards.append(float(info["episode"]["r"]))
+            self.steps.append(int(info["episode"]["l"]))
+            if self._bar is not None:
+                self._bar.update(1)
+                if len(self.rewards) % 10 == 0:
+                    self._bar.set_postfix(reward=f"{np.mean(self.rewards[-10:]):.2f}", refresh=False)
+        return len(self.rewards) < self.max_episodes
+
+    def _on_training_end(self) -> None:
+        if self._bar is not None:
+            self._bar.close()
+
+
+def _env_factory(market: MarketData, order: OrderParams, reward: str, fill: str) -> Callable[[], gym.Env]:
+    def make() -> gym.Env:
+        return Monitor(ExecutionEnv(market, order, reward=reward, fill=fill))
+
+    return make
+
+
+def make_vec_env(
+    market: MarketData,
+    order: OrderParams,
+    reward: str,
+    fill: str,
+    n_envs: int = 1,
+    vec_env: str = "dummy",
+    start_method: str = "forkserver",
+) -> VecEnv:
+    """``n_envs`` monitored :class:`ExecutionEnv` on ``market``: in this process (``dummy``) or in worker processes."""
+    factories = [_env_factory(market, order, reward, fill) for _ in range(n_envs)]
+    if vec_env == "subproc":
+        if start_method == "forkserver":
+            # the fork server imports these once; each worker forked from it starts without re-importing torch
+            multiprocessing.get_context("forkserver").set_forkserver_preload(list(WORKER_PRELOAD))
+        return SubprocVecEnv(factories, start_method=start_method)
+    if vec_env == "dummy":
+        return DummyVecEnv(factories)
+    raise ValueError(f"vec_env must be 'dummy' or 'subproc', not {vec_env!r}")
+
+
+def timestep_budget(episodes: int, episode_steps: int, n_envs: int) -> int:
+    """Upper bound of environment steps for ``episodes`` episodes over ``n_envs`` environments."""
+    return (episodes + n_envs - 1) * episode_steps
+
+
+def seed_everything(seed: int, threads: int = 1) -> None:
+    """Seed python, numpy and torch, and pin torch to ``threads`` CPU threads (reproducible runs)."""
+    th.set_num_threads(threads)
+    set_random_seed(seed)
+
+
+def json_safe(value: Any) -> Any:
+    """Hyperparameters as JSON: classes by their qualified name, tuples as lists."""
+    if isinstance(value, dict):
+        return {str(k): json_safe(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [json_safe(v) for v in value]
+    if isinstance(value, type):
+        return f"{value.__module__}.{value.__qualname__}"
+    if isinstance(value, np.generic):
+        return value.item()
+    return value
+
+
+def resolved_hyperparameters(agent: str, hyper: dict[str, Any], total_timesteps: int, episode_steps: int) -> dict:
+    """What a run used: the agent's hyperparameters and the stable-baselines3 arguments derived from them."""
+    spec = catalog.agent_spec(agent)
+    if spec.family in ("dqn", "ddqn"):
+        derived = dqn_kwargs(hyper, spec.layers, total_timesteps, episode_steps)
+    elif spec.family == "a2c":
+        from execution.agents.a3c import a2c_kwargs
+
+        derived = a2c_kwargs(hyper, spec.layers)
+    else:
+        from execution.agents.ppo import ppo_kwargs
+
+        derived = ppo_kwargs(hyper, spec.layers)
+    return json_safe(
+        {
+            "agent": agent,
+            "family": spec.family,
+            "layers": spec.layers,
+            "seed_hyperparameters": hyper,
+            "sb3": derived,
+            "total_timesteps": total_timesteps,
+        }
+    )
+
+
+def train_agent(
+    agent: str,
+    market: MarketData,
+    order: OrderParams,
+    *,
+    episodes: int | None = None,
+    reward: str = "vr",
+    fill: str = "seed",
+    seed: int | None = None,
+    init_from: Path | None = None,
+    progress: bool | None = None,
+    overrides: dict[str, Any] | None = None,
+    threads: int = 1,
+) -> TrainingRun:
+    """Train ``agent`` on ``market`` for ``episodes`` episodes (default: the seed's count) and return the run."""
+    spec = catalog.agent_spec(agent)
+    hyper = catalog.hyperparameters(agent, **(overrides or {}))
+    episodes = spec.default_episodes if episodes is None else int(episodes)
+    if episodes < 1:
+        raise ValueError(f"episodes must be >= 1, not {episodes}")
+    seed = secrets.randbelow(2**31) if seed is None else int(seed)
+    n_envs = spec.n_envs
+    total = timestep_budget(episodes, order.intervals, n_envs)
+    seed_everything(seed, threads)
+    env = make_vec_env(
+        market, order, reward, fill, n_envs, hyper.get("vec_env", "dummy"), hyper.get("start_method", "forkserver")
+    )
+    try:
+        if init_from is None:
+            model = catalog.build(agent, env, hyper, total, order.intervals, seed)
+        else:
+            extra = schedule_overrides(hyper, total, order.intervals) if spec.family in ("dqn", "ddqn") else {}
+            model = catalog.algorithm_class(agent).load(init_from, env=env, device="cpu", **extra)
+            model.set_random_seed(seed)
+        recorder = EpisodeRecorder(episodes, progress, label=f"{agent} {market.symbol}")
+        started = time.perf_counter()
+        model.learn(total_timesteps=total, callback=recorder, progress_bar=False)
+        wall_s = time.perf_counter() - started
+    finally:
+        env.close()
+    model.env = None  # the workers are gone; predict() does not need an environment
+    return TrainingRun(
+        agent=agent,
+        model=model,
+        hyperparameters=resolved_hyperparameters(agent, hyper, total, order.intervals),
+        episode_rewards=recorder.rewards,
+        episode_steps=recorder.steps,
+        timesteps=int(model.num_timesteps),
+        wall_s=wall_s,
+        seed=seed,
+        reward=reward,
+        fill=fill,
+        train_days=market.n_days,
+        init_from=None if init_from is None else str(init_from),
+    )
+
+
+def sha256_file(path: Path) -> str:
+    """Hex SHA-256 of a file's bytes."""
+    digest = hashlib.sha256()
+    with Path(path).open("rb") as fh:
+        for chunk in iter(lambda: fh.read(1 << 20), b""):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+def save_artifact(model: BaseAlgorithm, path: Path) -> str:
+    """Save ``model`` (stable-baselines3 zip) at ``path`` and return its SHA-256."""
+    path = Path(path)
+    if path.suffix != ".zip":
+        raise ValueError(f"artifact path must end in .zip: {path}")
+    path.parent.mkdir(parents=True, exist_ok=True)
+    model.save(path)
+    return sha256_file(path)
+
+
+def write_learning_curve(path: Path, rewards: list[float], steps: list[int]) -> None:
+    """CSV ``episode,reward,steps`` (episodes numbered from 1)."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with path.open("w", newline="") as fh:
+        writer = csv.writer(fh)
+        writer.writerow(["episode", "reward", "steps"])
+        for i, (r, s) in enumerate(zip(rewards, steps, strict=True), start=1):
+            writer.writerow([i, repr(float(r)), int(s)])

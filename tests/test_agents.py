@@ -1,0 +1,304 @@
+"""The RL agents on the real ExecutionEnv: networks, seed hyperparameters, Double DQN's target,
+training budgets, save/reload, determinism, and learning on a day where waiting pays."""
+
+from __future__ import annotations
+
+from datetime import date
+
+import numpy as np
+import pandas as pd
+import pytest
+import torch as th
+from stable_baselines3 import DQN
+from stable_baselines3.common.logger import Logger
+from stable_baselines3.common.vec_env import DummyVecEnv
+
+from execution.agents import catalog
+from execution.agents.ddqn import DoubleDQN, dqn_next_values, next_state_values
+from execution.agents.policies import ClippedQNetwork
+from execution.agents.training import (
+    make_vec_env,
+    save_artifact,
+    sha256_file,
+    train_agent,
+    write_learning_curve,
+)
+from execution.backtest import policy_strategy, run_strategies
+from execution.config import OrderParams
+from execution.env import ExecutionEnv
+from execution.market_data import from_bars
+from execution.sources.synthetic import SyntheticSource
+
+ORDER = OrderParams()
+N_OBS, N_ACTIONS = ORDER.n_history + 3, ORDER.lots + 1  # 18 values, 21 actions
+
+
+@pytest.fixture(scope="module")
+def market():
+    """Five synthetic RELIANCE days of December 2019 (the first falls back to its own pre-start bars)."""
+    bars = SyntheticSource(seed=7).fetch("RELIANCE", date(2019, 12, 2), date(2019, 12, 6)).bars
+    return from_bars(bars, ORDER)
+
+
+def real_observations(market, count: int, seed: int = 0) -> np.ndarray:
+    """States the environment really produces, from random play."""
+    env = ExecutionEnv(market, ORDER, seed=seed)
+    rng = np.random.default_rng(seed)
+    states = []
+    obs, _ = env.reset()
+    while len(states) < count:
+        states.append(obs)
+        obs, _, done, _, _ = env.step(int(rng.integers(0, 4)))
+        if done:
+            obs, _ = env.reset()
+    return np.stack(states).astype(np.float32)
+
+
+# ------------------------------------------------------------------ networks and hyperparameters
+
+
+def _linear_layers(module: th.nn.Module) -> list[th.nn.Linear]:
+    return [m for m in module.modules() if isinstance(m, th.nn.Linear)]
+
+
+@pytest.mark.parametrize(("agent", "hidden"), [("dqn_sl", 1), ("dqn_3l", 3), ("ddqn_3l", 3)])
+def test_dqn_family_networks_and_seed_hyperparameters(market, agent, hidden):
+    env = DummyVecEnv([lambda: ExecutionEnv(market, ORDER)])
+    total = 1000 * ORDER.intervals  # the seed's 1000 episodes of N = 50 decisions
+    model = catalog.build(agent, env, catalog.hyperparameters(agent), total, ORDER.intervals, seed=0)
+    assert isinstance(model, DoubleDQN) == (agent == "ddqn_3l") and isinstance(model, DQN)
+    q_net = model.q_net
+    assert isinstance(q_net, ClippedQNetwork)
+    shapes = [(layer.in_features, layer.out_features) for layer in _linear_layers(q_net)]
+    assert shapes == [(N_OBS, 20)] + [(20, 20)] * (hidden - 1) + [(20, N_ACTIONS)]
+    dropouts = [m for m in q_net.modules() if isinstance(m, th.nn.Dropout)]
+    assert len(dropouts) == hidden and all(d.p == 0.1 for d in dropouts)
+    # mini-batch 32, replay 10,000, Adam 0.001, target every 50 episodes x 50 steps,
+    # epsilon 1.0 -> 0.1 over 6,000 of the 50,000 frames
+    assert (model.batch_size, model.buffer_size) == (32, 10_000)
+    assert isinstance(model.policy.optimizer, th.optim.Adam)
+    assert model.policy.optimizer.param_groups[0]["lr"] == 0.001
+    assert model.target_update_interval == 2500
+    assert model.exploration_fraction == pytest.approx(6000 / 50_000)
+    assert model.exploration_schedule(1.0) == 1.0
+    assert model.exploration_schedule(1.0 - 6000 / 50_000) == pytest.approx(0.1)
+    assert model.exploration_schedule(0.5) == pytest.approx(0.1)
+
+
+def test_q_values_are_clipped_to_plus_minus_100(market):
+    env = DummyVecEnv([lambda: ExecutionEnv(market, ORDER)])
+    model = catalog.build("dqn_sl", env, catalog.hyperparameters("dqn_sl"), 1000, ORDER.intervals, seed=0)
+    out = _linear_layers(model.q_net)[-1]
+    with th.no_grad():
+        out.weight.zero_()
+        out.bias.copy_(th.linspace(-300.0, 300.0, N_ACTIONS))
+    q = model.q_net(th.as_tensor(real_observations(market, 4)))
+    expected = np.clip(np.linspace(-300.0, 300.0, N_ACTIONS), -100, 100)
+    np.testing.assert_allclose(q.detach().numpy(), np.broadcast_to(expected, (4, N_ACTIONS)), rtol=1e-6)
+
+
+def test_dropout_acts_in_training_only_and_never_on_the_target(market):
+    env = DummyVecEnv([lambda: ExecutionEnv(market, ORDER)])
+    model = catalog.build("dqn_3l", env, catalog.hyperparameters("dqn_3l", dropout=0.5), 1000, 50, seed=0)
+    obs = th.as_tensor(real_observations(market, 64))
+    model.policy.set_training_mode(True)  # what DQN.train() does
+    assert model.q_net.training and not model.q_net_target.training
+    with th.no_grad():
+        noisy = [model.q_net(obs) for _ in range(2)]
+        target = [model.q_net_target(obs) for _ in range(2)]
+    assert not th.equal(noisy[0], noisy[1])  # dropout on the online network
+    assert th.equal(target[0], target[1])  # none on the target network
+    model.policy.set_training_mode(False)  # what predict() does
+    with th.no_grad():
+        assert th.equal(model.q_net(obs), model.q_net(obs))
+
+
+@pytest.mark.parametrize(("agent", "layers"), [("a3c_sl", 1), ("a3c_3l", 3)])
+def test_a3c_has_separate_actor_and_critic_adam_and_a_batch_of_32(market, agent, layers):
+    hyper = catalog.hyperparameters(agent, vec_env="dummy")
+    env = make_vec_env(market, ORDER, "vr", "seed", hyper["n_envs"], "dummy")
+    model = catalog.build(agent, env, hyper, 1000, ORDER.intervals, seed=0)
+    policy = model.policy
+    assert not policy.share_features_extractor
+    assert policy.pi_features_extractor is not policy.vf_features_extractor
+    actor = [(m.in_features, m.out_features) for m in _linear_layers(policy.mlp_extractor.policy_net)]
+    critic = [(m.in_features, m.out_features) for m in _linear_layers(policy.mlp_extractor.value_net)]
+    assert actor == critic == [(N_OBS, 20)] + [(20, 20)] * (layers - 1)
+    assert not set(map(id, policy.mlp_extractor.policy_net.parameters())) & set(
+        map(id, policy.mlp_extractor.value_net.parameters())
+    )
+    assert isinstance(policy.optimizer, th.optim.Adam) and policy.optimizer.param_groups[0]["lr"] == 0.001
+    assert model.n_envs == 4 and model.n_steps * model.n_envs == 32
+    env.close()
+
+
+# ------------------------------------------------------------------ Double DQN's target
+
+
+def _set_weights(net: th.nn.Module, rng: np.random.Generator) -> list[tuple[np.ndarray, np.ndarray]]:
+    """Give every Linear layer known random weights; return them (W, b) as float64 numpy arrays."""
+    layers = []
+    with th.no_grad():
+        for layer in _linear_layers(net):
+            w = rng.normal(0.0, 0.8, size=(layer.out_features, layer.in_features))
+            b = rng.normal(0.0, 0.5, size=layer.out_features)
+            layer.weight.copy_(th.as_tensor(w))
+            layer.bias.copy_(th.as_tensor(b))
+            layers.append((w, b))
+    return layers
+
+
+def _numpy_q(layers: list[tuple[np.ndarray, np.ndarray]], obs: np.ndarray) -> np.ndarray:
+    """Forward pass by hand: tanh hidden layers, linear output, clipped to +-100."""
+    h = obs.astype(float)
+    for w, b in layers[:-1]:
+        h = np.tanh(h @ w.T + b)
+    w, b = layers[-1]
+    return np.clip(h @ w.T + b, -100.0, 100.0)
+
+
+def _ddqn_and_dqn(market):
+    """A DoubleDQN and a DQN (ddqn_3l networks, no dropout) with the same known online/target weights."""
+    hyper = catalog.hyperparameters("ddqn_3l", dropout=0.0)
+    models = []
+    for agent in ("ddqn_3l", "dqn_3l"):
+        env = DummyVecEnv([lambda: ExecutionEnv(market, ORDER)])
+        models.append(catalog.build(agent, env, hyper, 1000, ORDER.intervals, seed=0))
+    online = _set_weights(models[0].q_net, np.random.default_rng(11))
+    target = _set_weights(models[0].q_net_target, np.random.default_rng(22))
+    _set_weights(models[1].q_net, np.random.default_rng(11))
+    _set_weights(models[1].q_net_target, np.random.default_rng(22))
+    return models[0], models[1], online, target
+
+
+def test_double_dqn_next_state_value_is_the_target_net_at_the_online_argmax(market):
+    ddqn, dqn, online, target = _ddqn_and_dqn(market)
+    next_obs = real_observations(market, 16, seed=3)
+    q_online, q_target = _numpy_q(online, next_obs), _numpy_q(target, next_obs)
+    expected_dqn = q_target.max(axis=1)  # max_a Q_target(s', a)
+    expected_ddqn = q_target[np.arange(16), q_online.argmax(axis=1)]  # Q_target(s', argmax_a Q_online(s', a))
+    assert (q_online.argmax(axis=1) != q_target.argmax(axis=1)).sum() >= 4  # the batch separates the two
+
+    obs_t = th.as_tensor(next_obs)
+    np.testing.assert_allclose(next_state_values(ddqn, obs_t).numpy(), expected_ddqn, rtol=1e-5, atol=1e-5)
+    np.testing.assert_allclose(next_state_values(dqn, obs_t).numpy(), expected_dqn, rtol=1e-5, atol=1e-5)
+    np.testing.assert_allclose(dqn_next_values(ddqn.q_net_target, obs_t).numpy(), expected_dqn, rtol=1e-5, atol=1e-5)
+    differs = ~np.isclose(expected_ddqn, expected_dqn)
+    assert differs.sum() >= 4 and np.all(expected_ddqn <= expected_dqn + 1e-9)
+
+
+def _huber(x: float) -> float:
+    return 0.5 * x * x if abs(x) < 1.0 else abs(x) - 0.5
+
+
+def test_train_step_uses_the_double_dqn_target(market):
+    """One gradient step of each algorithm on a replay memory holding one constructed transition:
+    the loss is the Huber loss against r + gamma * V(s'), V as each algorithm prescribes."""
+    ddqn, dqn, online, target = _ddqn_and_dqn(market)
+    states = real_observations(market, 16, seed=3)
+    q_online, q_target = _numpy_q(online, states), _numpy_q(target, states)
+    row = int(np.flatnonzero(q_online.argmax(axis=1) != q_target.argmax(axis=1))[0])
+    obs, next_obs, action, reward = states[(row + 1) % 16], states[row], 7, -2.5
+    q_sa = _numpy_q(online, obs[None])[0, action]
+    v_dqn = q_target[row].max()
+    v_ddqn = q_target[row, q_online[row].argmax()]
+    gamma = 0.99
+    losses = {}
+    for name, model in (("ddqn", ddqn), ("dqn", dqn)):
+        model.replay_buffer.add(
+            obs[None], next_obs[None], np.array([[action]]), np.array([reward]), np.array([False]), [{}]
+        )
+        model.set_logger(Logger(folder=None, output_formats=[]))
+        model.train(gradient_steps=1, batch_size=8)  # every sample is the one stored transition
+        losses[name] = model.logger.name_to_value["train/loss"]
+    assert losses["ddqn"] == pytest.approx(_huber(q_sa - (reward + gamma * v_ddqn)), rel=1e-5)
+    assert losses["dqn"] == pytest.approx(_huber(q_sa - (reward + gamma * v_dqn)), rel=1e-5)
+    assert losses["ddqn"] != pytest.approx(losses["dqn"], rel=1e-3)
+    assert isinstance(ddqn.q_net_target, ClippedQNetwork)  # the real target network is back after train()
+
+
+# ------------------------------------------------------------------ training, saving, reloading
+
+
+@pytest.mark.parametrize("agent", list(catalog.AGENTS))
+def test_each_agent_trains_saves_reloads_and_acts(market, agent, tmp_path):
+    episodes = 5
+    run = train_agent(agent, market, ORDER, episodes=episodes, seed=0, progress=False)
+    assert run.episodes == episodes and len(run.episode_steps) == episodes
+    assert all(1 <= s <= ORDER.intervals for s in run.episode_steps)
+    assert sum(run.episode_steps) <= run.timesteps  # workers may have unfinished episodes
+    assert run.hyperparameters["agent"] == agent and run.seed == 0
+
+    path = tmp_path / f"{agent}.zip"
+    digest = save_artifact(run.model, path)
+    assert digest == sha256_file(path) and len(digest) == 64
+    write_learning_curve(tmp_path / "curve.csv", run.episode_rewards, run.episode_steps)
+    curve = pd.read_csv(tmp_path / "curve.csv")
+    assert list(curve["episode"]) == list(range(1, episodes + 1))
+    np.testing.assert_allclose(curve["reward"], run.episode_rewards)
+
+    reloaded = catalog.algorithm_class(agent).load(path, device="cpu")
+    obs = real_observations(market, 12)
+    before, _ = run.model.predict(obs, deterministic=True)
+    after, _ = reloaded.predict(obs, deterministic=True)
+    assert after.shape == (12,) and np.all((after >= 0) & (after <= ORDER.lots))
+    np.testing.assert_array_equal(before, after)
+    lots = policy_strategy(reloaded)(market, ORDER, "seed")  # acts in the backtester
+    assert lots.shape == (market.n_days, ORDER.intervals) and np.all(lots.sum(axis=1) <= ORDER.lots)
+
+
+@pytest.mark.parametrize("agent", ["dqn_sl", "a3c_sl"])
+def test_same_seed_same_learning_curve_and_weights(market, agent):
+    runs = [train_agent(agent, market, ORDER, episodes=80, seed=s, progress=False) for s in (5, 5, 6)]
+    assert runs[0].model._n_updates > 3  # gradient steps happened: the weights are learnt, not initial
+    assert runs[0].episode_rewards == runs[1].episode_rewards
+    assert runs[0].episode_steps == runs[1].episode_steps
+    for a, b in zip(runs[0].model.policy.parameters(), runs[1].model.policy.parameters(), strict=True):
+        assert th.equal(a, b)
+    assert runs[0].episode_rewards != runs[2].episode_rewards
+
+
+def test_fine_tuning_starts_from_the_saved_weights(market, tmp_path):
+    base = train_agent("dqn_sl", market, ORDER, episodes=3, seed=1, progress=False)
+    save_artifact(base.model, tmp_path / "base.zip")
+    tuned = train_agent("dqn_sl", market, ORDER, episodes=1, seed=2, init_from=tmp_path / "base.zip")
+    assert tuned.init_from == str(tmp_path / "base.zip")
+    # no gradient step happens before learning_starts (100 transitions): the weights are the base's
+    for a, b in zip(base.model.policy.parameters(), tuned.model.policy.parameters(), strict=True):
+        assert th.equal(a, b)
+    assert tuned.model.exploration_fraction == 1.0  # a fresh schedule for the new budget of 50 steps
+
+
+# ------------------------------------------------------------------ learning
+
+
+def falling_day(day: date = date(2020, 1, 31), first_close: float = 1000.0, drop_per_min: float = 0.5) -> pd.DataFrame:
+    """One session whose price falls by the same amount every minute: a buyer gains by waiting."""
+    ts = pd.date_range(f"{day} 09:15", periods=375, freq="min", tz="Asia/Kolkata")
+    close = first_close - drop_per_min * np.arange(375)
+    opens = close + drop_per_min
+    return pd.DataFrame(
+        {
+            "symbol": "FALLING",
+            "ts": ts,
+            "open": opens,
+            "high": opens,
+            "low": close,
+            "close": close,
+            "volume": 100_000.0,
+            "source": "test",
+        }
+    )
+
+
+def test_a_short_dqn_run_learns_to_beat_immediate_on_a_falling_day():
+    market = from_bars(falling_day(), ORDER)
+    run = train_agent("dqn_sl", market, ORDER, episodes=300, seed=0, overrides={"learning_starts": 200})
+    frame = run_strategies([market], ORDER, [("dqn", policy_strategy(run.model)), "immediate"], ["seed"])
+    result = frame.set_index("strategy")
+    # immediate buys all 20 lots at the first decision's close; every later close is lower, so
+    # each lot sent later is cheaper: 0.5 INR a minute on ~1000 is ~5 bps a minute
+    assert result.loc["dqn", "shortfall_bps"] < result.loc["immediate", "shortfall_bps"] - 25.0
+    assert result.loc["dqn", "child_orders"] > 1
+    assert result.loc["dqn", "reward_vr"] > result.loc["immediate", "reward_vr"]
+    assert np.mean(run.episode_rewards[-50:]) > np.mean(run.episode_rewards[:50])
