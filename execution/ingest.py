@@ -257,8 +257,20 @@ def ingest(
         conn.commit()
         bar = tqdm(total=len(symbols) * len(expected), unit="symbol-day", desc="ingest", disable=not progress)
         try:
+            # symbol-days of several symbols share a transaction and a validation run
+            pending: list[pd.DataFrame] = []
+            pending_days = 0
             for symbol in symbols:
-                outcomes += _ingest_symbol(conn, run_id, source, symbol, start, end, expected, bar)
+                failed, bars = _fetch_symbol(conn, run_id, source, symbol, start, end, expected, bar)
+                outcomes += failed
+                for chunk, n_days in _day_chunks(bars, DAYS_PER_TRANSACTION):
+                    pending.append(chunk)
+                    pending_days += n_days
+                    if pending_days >= DAYS_PER_TRANSACTION:
+                        outcomes += _load_chunk(conn, run_id, source.name, pending, bar)
+                        pending, pending_days = [], 0
+            if pending:
+                outcomes += _load_chunk(conn, run_id, source.name, pending, bar)
         except BaseException as exc:
             conn.rollback()
             store.finish_run(conn, run_id, "failed", f"{type(exc).__name__}: {exc}")
@@ -273,10 +285,11 @@ def ingest(
         conn.close()
     if any(o.status in ("published", "quarantined") for o in outcomes):
         refresh_data_docs(settings)
+    outcomes.sort(key=lambda o: (o.symbol, o.day))
     return IngestReport(run_id, status, outcomes)
 
 
-def _ingest_symbol(
+def _fetch_symbol(
     conn: Connection,
     run_id: int,
     source: Any,
@@ -285,7 +298,8 @@ def _ingest_symbol(
     end: date | None,
     expected: list[date],
     bar: tqdm,
-) -> list[DayOutcome]:
+) -> tuple[list[DayOutcome], pd.DataFrame]:
+    """Fetch one symbol; record (and commit) the days it could not deliver; return its bars."""
     try:
         fetched: FetchResult = source.fetch(symbol, start, end)
     except Exception as exc:  # a source that cannot deliver at all: every day of the symbol failed
@@ -294,31 +308,46 @@ def _ingest_symbol(
         _record(conn, run_id, failed)
         conn.commit()
         bar.update(len(expected))
-        return failed
+        return failed, pd.DataFrame()
     bars = fetched.bars
-    days = bars["ts"].dt.date if len(bars) else pd.Series([], dtype=object)
-    delivered = sorted(set(days))
-    outcomes = problem_outcomes(symbol, fetched.problems, expected, set(delivered))
-    _record(conn, run_id, outcomes)
+    delivered = set(bars["ts"].dt.date) if len(bars) else set()
+    failed = problem_outcomes(symbol, fetched.problems, expected, delivered)
+    _record(conn, run_id, failed)
     conn.commit()
     window = set(expected)
-    beyond = {d for d in delivered if d not in window} | {o.day for o in outcomes if o.day not in window}
+    beyond = {d for d in delivered if d not in window} | {o.day for o in failed if o.day not in window}
     if beyond:  # a landing export holding more days than the window: they are ingested too
         if window:
             log.info("%s: %d day(s) outside the window in the source, ingested too", symbol, len(beyond))
         bar.total += len(beyond)
         bar.refresh()
-    bar.update(len(outcomes))
-    for lo in range(0, len(delivered), DAYS_PER_TRANSACTION):
-        chunk_days = delivered[lo : lo + DAYS_PER_TRANSACTION]
-        chunk = bars[days.isin(chunk_days).to_numpy()]
-        staged = store.stage(conn, run_id, source.name, chunk)
-        settled = settle(conn, run_id, staged)
-        _record(conn, run_id, settled)
-        conn.commit()
-        outcomes += settled
-        bar.update(len(chunk_days))
-    return sorted(outcomes, key=lambda o: o.day)
+    bar.update(len(failed))
+    return failed, bars
+
+
+def _day_chunks(bars: pd.DataFrame, days_per_chunk: int) -> list[tuple[pd.DataFrame, int]]:
+    """``bars`` cut into pieces of at most ``days_per_chunk`` days, with their day counts."""
+    if bars.empty:
+        return []
+    days = bars["ts"].dt.date
+    ordered = sorted(set(days))
+    chunks = []
+    for lo in range(0, len(ordered), days_per_chunk):
+        chunk_days = ordered[lo : lo + days_per_chunk]
+        chunks.append((bars[days.isin(chunk_days).to_numpy()], len(chunk_days)))
+    return chunks
+
+
+def _load_chunk(
+    conn: Connection, run_id: int, source_name: str, frames: list[pd.DataFrame], bar: tqdm
+) -> list[DayOutcome]:
+    """Stage, validate and publish or quarantine some symbol-days in one transaction."""
+    staged = store.stage(conn, run_id, source_name, pd.concat(frames, ignore_index=True))
+    settled = settle(conn, run_id, staged)
+    _record(conn, run_id, settled)
+    conn.commit()
+    bar.update(len(settled))
+    return settled
 
 
 # --- the three tasks of the daily DAG -------------------------------------------------------
