@@ -102,7 +102,12 @@ class Case:
 
 CATALOGUE = [
     Case("null_close", lambda f: _set(f, ROW, close=np.nan), frozenset({"no_nulls"})),
-    Case("negative_price", lambda f: _set(f, ROW, low=-1.0), frozenset({"prices_positive"})),
+    Case(  # a low below zero is also a 100 % bar range
+        "negative_price",
+        lambda f: _set(f, ROW, low=-1.0),
+        frozenset({"prices_positive", "bar_range_within_band"}),
+        frozenset({"bar_range_within_band"}),
+    ),
     Case(
         "off_tick_price",
         lambda f: _set(f, ROW, high=round(f.loc[ROW, "high"] + 0.02, 2)),
@@ -141,6 +146,12 @@ CATALOGUE = [
         lambda f: _scale_from(f, 200, 1.3),
         frozenset({"close_move_within_band"}),
         frozenset({"close_move_within_band"}),
+    ),
+    Case(
+        "high_spike_40_percent",
+        lambda f: _set(f, ROW, high=round(f.loc[ROW, "high"] * 1.4, 1)),
+        frozenset({"bar_range_within_band"}),
+        frozenset({"bar_range_within_band"}),
     ),
     Case("all_zero_volume", lambda f: f.assign(volume=0.0), frozenset({"volume_not_all_zero"})),
     Case("holiday_2021_07_21", lambda f: f, frozenset({"trading_day"}), day=date(2021, 7, 21)),

@@ -65,7 +65,9 @@ def test_every_corruption_is_quarantined_by_name_and_a_release_publishes(conn, l
     # an operator releases the day that is only incomplete: it is published, with who and why
     index = next(i for i, c in enumerate(ERROR_CASES) if c.name == "only_300_bars")
     symbol = symbol_of(index)
-    assert main(["quarantine", "release", symbol, BAD_DAY.isoformat(), "--reason", "vendor confirmed", "--by", "ops"]) == 0
+    assert (
+        main(["quarantine", "release", symbol, BAD_DAY.isoformat(), "--reason", "vendor confirmed", "--by", "ops"]) == 0
+    )
     with conn.cursor() as cur:
         cur.execute("SELECT count(*) FROM bars_1m WHERE symbol = %s AND ts >= %s::date", (symbol, BAD_DAY))
         assert cur.fetchone()[0] == 300

@@ -220,6 +220,59 @@ def _symbol_codes(symbols: pd.Series) -> tuple[np.ndarray, list[str]]:
     return relabel[codes], sorted_labels
 
 
+def _day_codes(
+    symbol_codes: np.ndarray, symbol_names: list[str], local_ns: np.ndarray, ts_null: np.ndarray
+) -> tuple[np.ndarray, pd.DataFrame]:
+    """Day code of each row and the (symbol, day) of each code, ordered by symbol then day.
+
+    A row without a timestamp takes the day of the previous row of its symbol (else the next)."""
+    day_num = pd.Series(np.where(ts_null, np.nan, local_ns // NS_PER_DAY))
+    if ts_null.any():
+        day_num = _fill_within(day_num, pd.Series(symbol_codes)).fillna(0)
+    day_num = np.clip(day_num.to_numpy(), 0, 2**32 - 1).astype(np.int64)  # days since 1970-01-01
+    combined, codes = np.unique((symbol_codes << 32) | day_num, return_inverse=True)
+    epoch = date(1970, 1, 1)
+    keys = pd.DataFrame(
+        {
+            "symbol": [symbol_names[i] for i in combined >> 32],
+            "day": [epoch + timedelta(days=int(n)) for n in combined & 0xFFFFFFFF],
+        }
+    )
+    return codes, keys
+
+
+def _clock(local_ns: np.ndarray, valid_ts: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Minute of day, seconds past the minute (NaN without ts) and session part code of each row."""
+    ns_in_day = np.where(valid_ts, local_ns - (local_ns // NS_PER_DAY) * NS_PER_DAY, 0)
+    minute = ns_in_day // NS_PER_MIN
+    seconds_past_minute = np.where(valid_ts, (ns_in_day % NS_PER_MIN) / 1e9, np.nan)
+    part = np.select(
+        [
+            ~valid_ts,
+            (minute >= PRE_OPEN_START_MIN) & (minute < SESSION_OPEN_MIN),
+            (minute >= SESSION_OPEN_MIN) & (minute <= LAST_BAR_MIN),
+            (minute >= POST_CLOSE_START_MIN) & (minute < POST_CLOSE_END_MIN),
+        ],
+        [-1, SESSION_PARTS.index("pre_open"), SESSION_PARTS.index("regular"), SESSION_PARTS.index("post_close")],
+        SESSION_PARTS.index("outside"),
+    ).astype(np.int8)
+    return minute, seconds_past_minute, part
+
+
+def _close_moves(close: np.ndarray, codes: np.ndarray, regular: np.ndarray) -> np.ndarray:
+    """|close / previous close - 1| in % between consecutive regular bars of the same day (NaN elsewhere)."""
+    close_move_pct = np.full(len(close), np.nan)
+    moving = np.flatnonzero(regular & np.isfinite(close))
+    if len(moving) > 1:
+        prev, curr = moving[:-1], moving[1:]
+        same_day = codes[prev] == codes[curr]
+        with np.errstate(divide="ignore", invalid="ignore"):
+            move = np.abs(close[curr] / close[prev] - 1.0) * 100.0
+        move[~(close[prev] > 0)] = np.nan
+        close_move_pct[curr[same_day]] = move[same_day]
+    return close_move_pct
+
+
 def prepare(bars: pd.DataFrame, reference_closes: Mapping[tuple[str, date], float] | None = None) -> PreparedBars:
     """Derive the three stage frames from ``bars`` (contract columns, any rows of any days).
 
@@ -235,23 +288,10 @@ def prepare(bars: pd.DataFrame, reference_closes: Mapping[tuple[str, date], floa
     n_rows = len(bars)
 
     ts, ts_kind = exchange_timestamps(bars["ts"])
-    symbol_codes, symbol_names = _symbol_codes(bars["symbol"])
     local_ns = _local_ns(ts)
     ts_null = ts.isna().to_numpy()
-    day_num = pd.Series(np.where(ts_null, np.nan, local_ns // NS_PER_DAY))
-    if ts_null.any():
-        day_num = _fill_within(day_num, pd.Series(symbol_codes)).fillna(0)
-    day_num = day_num.to_numpy().astype(np.int64)
-
-    combined, codes = np.unique(symbol_codes * (1 << 32) + (day_num - day_num.min(initial=0)), return_inverse=True)
-    epoch = date(1970, 1, 1)
-    first_day = int(day_num.min(initial=0))
-    keys = pd.DataFrame(
-        {
-            "symbol": [symbol_names[i] for i in combined >> 32],
-            "day": [epoch + timedelta(days=first_day + int(n)) for n in combined & 0xFFFFFFFF],
-        }
-    )
+    symbol_codes, symbol_names = _symbol_codes(bars["symbol"])
+    codes, keys = _day_codes(symbol_codes, symbol_names, local_ns, ts_null)
     n_codes = len(keys)
 
     # stage "columns": as given, rows grouped by day code (stable: input order within a day)
@@ -263,20 +303,7 @@ def prepare(bars: pd.DataFrame, reference_closes: Mapping[tuple[str, date], floa
     order = np.lexsort((local_ns, codes))
     rows_codes = codes[order]
     sorted_ns = local_ns[order]
-    valid_ts = ~ts_null[order]
-    ns_in_day = np.where(valid_ts, sorted_ns - (sorted_ns // NS_PER_DAY) * NS_PER_DAY, 0)
-    minute = ns_in_day // NS_PER_MIN
-    seconds_past_minute = np.where(valid_ts, (ns_in_day % NS_PER_MIN) / 1e9, np.nan)
-    part = np.select(
-        [
-            ~valid_ts,
-            (minute >= PRE_OPEN_START_MIN) & (minute < SESSION_OPEN_MIN),
-            (minute >= SESSION_OPEN_MIN) & (minute <= LAST_BAR_MIN),
-            (minute >= POST_CLOSE_START_MIN) & (minute < POST_CLOSE_END_MIN),
-        ],
-        [-1, SESSION_PARTS.index("pre_open"), SESSION_PARTS.index("regular"), SESSION_PARTS.index("post_close")],
-        SESSION_PARTS.index("outside"),
-    ).astype(np.int8)
+    minute, seconds_past_minute, part = _clock(sorted_ns, ~ts_null[order])
     regular = (part == SESSION_PARTS.index("regular")) & (seconds_past_minute == 0)
 
     prices = {column: _numeric(bars, column, n_rows)[order] for column in PRICE_COLUMNS}
@@ -303,16 +330,9 @@ def prepare(bars: pd.DataFrame, reference_closes: Mapping[tuple[str, date], floa
     volume_known = ~np.isnan(volume)
     volume_whole = np.isfinite(volume) & (volume == np.round(volume))
 
-    # minute-to-minute close move between consecutive regular bars of the same day
-    close_move_pct = np.full(n_rows, np.nan)
-    moving = np.flatnonzero(regular & np.isfinite(close))
-    if len(moving) > 1:
-        prev, curr = moving[:-1], moving[1:]
-        same_day = rows_codes[prev] == rows_codes[curr]
-        with np.errstate(divide="ignore", invalid="ignore"):
-            move = np.abs(close[curr] / close[prev] - 1.0) * 100.0
-        move[~(close[prev] > 0)] = np.nan
-        close_move_pct[curr[same_day]] = move[same_day]
+    close_move_pct = _close_moves(close, rows_codes, regular)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        bar_range_pct = np.where(close > 0, (prices["high"] - prices["low"]) / close * 100.0, np.nan)
 
     rows_frame = pd.DataFrame(
         {
@@ -326,6 +346,7 @@ def prepare(bars: pd.DataFrame, reference_closes: Mapping[tuple[str, date], floa
             "prices_on_tick": _nullable_bool(~off, has_price),
             "volume_is_whole": _nullable_bool(volume_whole, volume_known),
             "close_move_pct": close_move_pct,
+            "bar_range_pct": bar_range_pct,
         }
     )
 

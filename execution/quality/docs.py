@@ -17,8 +17,8 @@ from typing import TYPE_CHECKING, Any
 
 from execution.calendar import EXCHANGE_TZ
 from execution.config import Settings
+from execution.quality.context import DATA_DOCS_SITE, ephemeral_context
 from execution.quality.records import verdict_from_row
-from execution.quality.runner import DATA_DOCS_SITE, ephemeral_context
 from execution.quality.suite import DAYS, SUITE_NAME, ExpectationSpec, build_suite, expectation_specs
 from execution.quality.verdict import DayVerdict, FailedExpectation
 

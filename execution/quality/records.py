@@ -7,7 +7,7 @@ from typing import Any
 
 from psycopg2.extras import Json, execute_values
 
-from execution.quality.runner import json_safe
+from execution.quality.attribution import json_safe
 from execution.quality.verdict import ERROR, DayVerdict, FailedExpectation
 
 _INSERT = """

@@ -20,8 +20,9 @@ What is allowed (the thresholds below):
 - the first bar later than 09:20 or the last earlier than 15:24 is an error (a day fetched
   mid-session, or cut short);
 - the longest run of missing minutes between two bars: error above 5, warning above 1;
-- the close-to-close move between consecutive regular-session bars: error above 20 % (the widest
-  NSE price band), warning above 5 % (the narrowest band);
+- the close-to-close move between consecutive regular-session bars, and a bar's own range
+  (high - low) / close: error above 20 % (the widest NSE price band), warning above 5 % (the
+  narrowest band);
 - prices must be multiples of the tick in force that day (``execution.ticks``); for the regime
   judged on the previous month-end close, that close comes from ``reference_closes`` or the batch
   itself, else the day's first close is used (recorded in the day's statistics).
@@ -70,6 +71,7 @@ DESCRIPTIONS: dict[str, str] = {
     "close_within_range": "low <= close <= high",
     "volume_whole_nonnegative": "volume is a whole number >= 0",
     "close_move_within_band": "close-to-close move between consecutive regular bars within the NSE price band",
+    "bar_range_within_band": "a bar's range (high - low) / close within the NSE price band",
     "trading_day": "the day is an NSE trading day",
     "bars_per_day": f"regular-session bars: error below {MIN_BARS_ERROR}, warning below {FULL_SESSION_BARS}",
     "session_starts_at_open": f"first regular bar at most {MAX_LATE_OPEN_MIN} min after 09:15",
@@ -186,6 +188,23 @@ def _row_specs() -> list[ExpectationSpec]:
         _spec("close_move_within_band", ROWS, between, column="close_move_pct", max_value=CLOSE_MOVE_ERROR_PCT),
         _spec(
             "close_move_within_band", ROWS, between, WARNING, column="close_move_pct", max_value=CLOSE_MOVE_WARNING_PCT
+        ),
+        _spec(
+            "bar_range_within_band",
+            ROWS,
+            between,
+            observe=PRICE_COLUMNS,
+            column="bar_range_pct",
+            max_value=CLOSE_MOVE_ERROR_PCT,
+        ),
+        _spec(
+            "bar_range_within_band",
+            ROWS,
+            between,
+            WARNING,
+            observe=PRICE_COLUMNS,
+            column="bar_range_pct",
+            max_value=CLOSE_MOVE_WARNING_PCT,
         ),
     ]
 

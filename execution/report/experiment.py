@@ -1,0 +1,326 @@
+"""The seed's experiment as a report: agents trained on 2018-2019, tested on 2020, against the baselines.
+
+It reports on the models in the registry (it trains nothing). For every configured symbol and
+agent (the seed's five, and PPO when trained) it picks the newest model whose training window
+ends before the test window (a model trained into the test window is used only when no other
+exists, and flagged as not out of sample), and shows:
+
+* **the whole test period** (the headline, never a single day): every agent and baseline over
+  every published day of the test window, both fill models, with the mean advantage over
+  ``twap_seed`` and its seeded bootstrap 95 % CI (:func:`execution.backtest.run_backtest`,
+  aggregated by :func:`execution.metrics.summarize`, per symbol and over all symbols);
+* **the seed's figures**: average reward per episode and steps per episode of each agent (the
+  learning curves recorded at training), the executed price and the inventory over time of each
+  agent on the test date (31 Jan 2020) for each symbol, and the DQN-SL state-action map (lots by
+  inventory left x time left, :func:`execution.schedule.decision_table`);
+* which data it ran on (synthetic or real, and where from) and which agents have no model.
+"""
+
+from __future__ import annotations
+
+import csv
+import logging
+from datetime import date, datetime
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from execution import __version__
+from execution.agents.catalog import AGENTS, SEED_AGENTS
+from execution.backtest import policy_strategy, run_backtest
+from execution.baselines import BASELINES
+from execution.calendar import trading_days
+from execution.config import OrderParams, Settings
+from execution.fills import FILL_MODELS
+from execution.market_data import load
+from execution.metrics import summarize
+from execution.report import charts
+from execution.report.common import bar_sources, heat_table, inline_svg, json_safe, render, write_json
+from execution.report.daily import SUMMARY_COLUMNS, replay_charts, replay_strategies
+from execution.schedule import decision_table
+
+log = logging.getLogger(__name__)
+
+SEED_TEST_DAY = date(2020, 1, 31)
+EXPERIMENT_NAME = "experiment"
+STATE_ACTION_AGENT = "dqn_sl"
+CURVE_WINDOW = 20
+
+
+def _registry():
+    from execution import registry
+
+    return registry
+
+
+def pick_models(conn: Any, settings: Settings, symbols: list[str]) -> tuple[dict, list[dict[str, Any]]]:
+    """The model of each (symbol, agent) to report on, and the (symbol, agent) pairs without any model.
+
+    Newest model trained before the test window; else the newest at all, flagged ``in_sample``.
+    """
+    test_start = settings.windows.test_start
+    chosen: dict[tuple[str, str], dict[str, Any]] = {}
+    missing = []
+    for symbol in symbols:
+        records = _registry().list_models(conn, symbol)
+        for agent in AGENTS:
+            mine = [r for r in records if r.agent == agent]
+            clean = [r for r in mine if r.train_end < test_start]
+            record = (clean or mine)[-1] if mine else None
+            if record is None:
+                if agent in SEED_AGENTS:
+                    missing.append({"symbol": symbol, "agent": agent})
+                continue
+            chosen[(symbol, agent)] = {"record": record, "in_sample": not clean}
+    return chosen, missing
+
+
+def learning_curve(conn: Any, settings: Settings, record: Any) -> pd.DataFrame:
+    """``episode, reward, steps`` of a model: the ``training_episodes`` rows, else the CSV beside the artifact."""
+    rows = _registry().learning_curve(conn, record.model_id)
+    if not rows and record.curve_path:
+        path = _registry().artifact_file(settings, record.curve_path)
+        if path.is_file():
+            with path.open() as fh:
+                rows = [(int(r["episode"]), float(r["reward"]), int(r["steps"])) for r in csv.DictReader(fh)]
+    return pd.DataFrame(rows, columns=["episode", "reward", "steps"])
+
+
+def _load_policies(settings: Settings, chosen: dict, order: OrderParams) -> tuple[dict, list[dict[str, Any]]]:
+    policies, problems = {}, []
+    for key, entry in chosen.items():
+        try:
+            policies[key] = _registry().load_model(settings, entry["record"], order)
+        except ValueError as exc:  # ModelLoadError: missing / corrupt / incompatible artifact
+            problems.append({"symbol": key[0], "agent": key[1], "error": str(exc)})
+    return policies, problems
+
+
+def whole_period(
+    conn: Any, symbols: list[str], start: date, end: date, order: OrderParams, policies: dict
+) -> dict[str, Any]:
+    """Every agent and baseline over the published days of ``start..end``: per-day rows and the summary."""
+    frames, coverage = [], []
+    expected = len(trading_days(start, end))
+    for symbol in symbols:
+        try:
+            market = load(conn, symbol, start, end, order)
+        except ValueError as exc:
+            coverage.append({"symbol": symbol, "days": 0, "expected": expected, "note": str(exc)})
+            continue
+        named = [
+            *[(agent, policy_strategy(policy)) for (sym, agent), policy in policies.items() if sym == symbol],
+            *[(name, BASELINES[name]) for name in BASELINES],
+        ]
+        frames.append(run_backtest([market], order, named, FILL_MODELS).per_day)
+        coverage.append(
+            {
+                "symbol": symbol,
+                "days": market.n_days,
+                "expected": expected,
+                "first_day": market.day(0),
+                "last_day": market.day(market.n_days - 1),
+                "note": f"{len(market.dropped_days)} day(s) dropped" if market.dropped_days else "",
+            }
+        )
+    if not frames:
+        return {"coverage": coverage, "summary": pd.DataFrame(), "per_day": pd.DataFrame()}
+    per_day = pd.concat(frames, ignore_index=True)
+    return {"coverage": coverage, "summary": summarize(per_day), "per_day": per_day}
+
+
+def summary_table(summary: pd.DataFrame, order_of: list[str]) -> list[dict[str, Any]]:
+    """One row per (symbol, strategy) with the summary columns of each fill model (page layout)."""
+    if summary.empty:
+        return []
+    rows = []
+    symbols = [s for s in dict.fromkeys(summary["symbol"]) if s != "ALL"] + (
+        ["ALL"] if "ALL" in set(summary["symbol"]) else []
+    )
+    for symbol in symbols:
+        mine = summary[summary["symbol"] == symbol]
+        for strategy in [s for s in order_of if s in set(mine["strategy"])]:
+            per_fill = mine[mine["strategy"] == strategy].set_index("fill")
+            rows.append(
+                {
+                    "symbol": symbol,
+                    "strategy": strategy,
+                    "days": int(per_fill["days"].iloc[0]),
+                    "fills": {
+                        fill: {k: per_fill.at[fill, k] for k in SUMMARY_COLUMNS}
+                        for fill in FILL_MODELS
+                        if fill in per_fill.index
+                    },
+                }
+            )
+    return rows
+
+
+def build_experiment(conn: Any, settings: Settings, symbols: list[str], test_day: date) -> dict[str, Any]:
+    """Every number and chart of the experiment report."""
+    order = settings.order
+    windows = settings.windows
+    chosen, missing = pick_models(conn, settings, symbols)
+    policies, problems = _load_policies(settings, chosen, order)
+    agents = [a for a in AGENTS if any(key[1] == a for key in policies)]
+
+    models = []
+    curves: dict[str, dict[str, pd.DataFrame]] = {}
+    for (symbol, agent), entry in chosen.items():
+        record = entry["record"]
+        curve = learning_curve(conn, settings, record)
+        curves.setdefault(symbol, {})[agent] = curve
+        models.append(
+            {
+                "symbol": symbol,
+                "agent": agent,
+                "model_id": record.model_id,
+                "status": record.status,
+                "train_start": record.train_start,
+                "train_end": record.train_end,
+                "train_days": record.train_days,
+                "episodes": record.episodes,
+                "timesteps": record.timesteps,
+                "reward": record.reward,
+                "fill": record.fill,
+                "seed": record.seed,
+                "wall_s": record.wall_s,
+                "code_version": record.code_version,
+                "sha256": record.sha256,
+                "in_sample": entry["in_sample"],
+                "loaded": (symbol, agent) in policies,
+                "curve_episodes": len(curve),
+                "final_reward_mean": float(curve["reward"].tail(100).mean()) if len(curve) else None,
+                "final_steps_mean": float(curve["steps"].tail(100).mean()) if len(curve) else None,
+            }
+        )
+
+    period = whole_period(conn, symbols, windows.test_start, windows.test_end, order, policies)
+    strategy_order = [*agents, *BASELINES]
+    figures: dict[str, dict[str, Any]] = {}
+    test_days: dict[str, Any] = {}
+    state_action: dict[str, Any] = {}
+    for symbol in symbols:
+        figs: dict[str, Any] = {}
+        symbol_curves = curves.get(symbol, {})
+        if symbol_curves:
+            figs["reward"] = inline_svg(
+                charts.learning_curves(
+                    {a: c["reward"].to_numpy() for a, c in symbol_curves.items()},
+                    f"{symbol}: average reward per episode",
+                    "Episode reward (vanilla reward units)",
+                    CURVE_WINDOW,
+                )
+            )
+            figs["steps"] = inline_svg(
+                charts.learning_curves(
+                    {a: c["steps"].to_numpy() for a, c in symbol_curves.items()},
+                    f"{symbol}: steps taken per episode",
+                    f"Steps per episode (of {order.intervals})",
+                    CURVE_WINDOW,
+                )
+            )
+        named = [
+            *[(agent, policy_strategy(p)) for (sym, agent), p in policies.items() if sym == symbol],
+            ("twap_seed", BASELINES["twap_seed"]),
+            *[(n, BASELINES[n]) for n in BASELINES if n != "twap_seed"],
+        ]
+        try:
+            replayed = replay_strategies(conn, symbol, test_day, order, named)
+        except ValueError as exc:
+            test_days[symbol] = {"error": str(exc)}
+        else:
+            test_days[symbol] = replayed
+            drawn = [name for name, _ in named if name in AGENTS or name == "twap_seed"]
+            figs.update(replay_charts(replayed, order, symbol, {}, only=drawn))
+        policy = policies.get((symbol, STATE_ACTION_AGENT))
+        if policy is not None:
+            table = decision_table(policy, order)
+            state_action[symbol] = {
+                "model_id": chosen[(symbol, STATE_ACTION_AGENT)]["record"].model_id,
+                "inventory_left_lots": list(table.index),
+                "time_left_min": list(table.columns),
+                "lots": table.to_numpy(),
+            }
+            figs["state_action_heat"] = heat_table(table.to_numpy(), list(table.index), list(table.columns))
+            figs["state_action"] = inline_svg(
+                charts.decision_heatmap(
+                    table.to_numpy(),
+                    list(table.index),
+                    list(table.columns),
+                    f"{symbol}: DQN-SL state–action map (lots sent by inventory left × time left)",
+                )
+            )
+        figures[symbol] = figs
+
+    data = {
+        "kind": "experiment",
+        "generated_at": datetime.now().astimezone(),
+        "code_version": __version__,
+        "symbols": symbols,
+        "windows": {
+            "train": [windows.train_start, windows.train_end],
+            "validation": [windows.validation_start, windows.validation_end],
+            "test": [windows.test_start, windows.test_end],
+        },
+        "test_day": test_day,
+        "order": order.__dict__,
+        "data": {
+            "test": bar_sources(conn, symbols, windows.test_start, windows.test_end),
+            "train": bar_sources(conn, symbols, windows.train_start, windows.train_end),
+        },
+        "models": models,
+        "missing": missing,
+        "load_problems": problems,
+        "coverage": period["coverage"],
+        "summary": period["summary"],
+        "test_day_metrics": {
+            symbol: ({"error": r["error"]} if "error" in r else {"run_id": r["run_id"], "metrics": r["metrics"]})
+            for symbol, r in test_days.items()
+        },
+        "state_action": state_action,
+    }
+    return {
+        "data": data,
+        "table": summary_table(period["summary"], strategy_order),
+        "figures": figures,
+        "test_days": test_days,
+    }
+
+
+def render_experiment_report(
+    settings: Settings,
+    out_dir: Path | None = None,
+    *,
+    symbols: list[str] | None = None,
+    test_day: date = SEED_TEST_DAY,
+) -> Path:
+    """Write ``experiment.html`` and ``experiment.json`` into ``out_dir`` (default ``reports_dir/experiment``)."""
+    from execution.db import connection
+    from execution.report.index import write_index
+
+    out_dir = Path(out_dir) if out_dir is not None else settings.reports_dir / EXPERIMENT_NAME
+    out_dir.mkdir(parents=True, exist_ok=True)
+    symbols = list(symbols or settings.symbols)
+    with connection(settings) as conn:
+        built = build_experiment(conn, settings, symbols, test_day)
+    html_path = out_dir / f"{EXPERIMENT_NAME}.html"
+    json_path = html_path.with_suffix(".json")
+    write_json(json_path, json_safe(built["data"]))
+    html = render(
+        "experiment.html.j2",
+        data=built["data"],
+        table=built["table"],
+        figures=built["figures"],
+        test_days=built["test_days"],
+        fill_models=FILL_MODELS,
+        seed_agents=SEED_AGENTS,
+        json_name=json_path.name,
+        np=np,
+    )
+    html_path.write_text(html)
+    write_index(out_dir)
+    log.info("experiment report: %s", html_path)
+    return html_path
