@@ -71,30 +71,45 @@ def finish_run(conn: Connection, run_id: int, status: str, error: str | None = N
 SESSION_FIRST_S, SESSION_LAST_S = 9 * 3600 + 15 * 60, 15 * 3600 + 29 * 60  # time of day of 09:15 and 15:29
 
 
+_UNIX_EPOCH_ORDINAL = date(1970, 1, 1).toordinal()
+_NS_PER_DAY = 86_400 * 10**9
+
+
 def content_digests(bars: pd.DataFrame) -> pd.DataFrame:
     """One row per (symbol, day) of ``bars``: first/last row positions, regular-session rows, sha256.
 
     ``bars`` must be sorted by (symbol, ts). The digest covers ts and the five numbers, so the
-    same rows fetched again give the same digest whatever the window around them.
+    same rows fetched again give the same digest whatever the window around them. Vectorised:
+    days are integer divisions of exchange-time nanoseconds, no Python per row.
     """
-    local = bars["ts"].dt.tz_convert(EXCHANGE_TZ_NAME)
-    days = local.dt.date
-    keys = pd.DataFrame({"symbol": bars["symbol"].to_numpy(), "day": days.to_numpy()})
-    boundaries = np.flatnonzero((keys.ne(keys.shift())).any(axis=1).to_numpy())
+    local_ns = bars["ts"].dt.tz_convert(EXCHANGE_TZ_NAME).dt.tz_localize(None).dt.as_unit("ns").astype("int64")
+    local_ns = local_ns.to_numpy()
+    day_number = local_ns // _NS_PER_DAY
+    codes, symbols = pd.factorize(bars["symbol"])
+    change = np.ones(len(bars), dtype=bool)
+    change[1:] = (codes[1:] != codes[:-1]) | (day_number[1:] != day_number[:-1])
+    boundaries = np.flatnonzero(change)
     ends = np.append(boundaries[1:], len(bars))
-    ts_ns = bars["ts"].dt.tz_convert("UTC").dt.as_unit("ns").astype("int64").to_numpy()
-    seconds_of_day = (local.dt.tz_localize(None).dt.as_unit("ns").astype("int64").to_numpy() // 10**9) % 86_400
+    seconds_of_day = (local_ns // 10**9) % 86_400
     in_session = ((seconds_of_day >= SESSION_FIRST_S) & (seconds_of_day <= SESSION_LAST_S)).astype(np.int64)
     session_counts = np.add.reduceat(in_session, boundaries) if len(bars) else np.array([], dtype=np.int64)
+    ts_ns = bars["ts"].dt.tz_convert("UTC").dt.as_unit("ns").astype("int64").to_numpy()
     numbers = bars[["open", "high", "low", "close", "volume"]].to_numpy(dtype="float64")
     digests = []
     for lo, hi in zip(boundaries, ends, strict=True):
         h = hashlib.sha256(ts_ns[lo:hi].tobytes())
         h.update(np.ascontiguousarray(numbers[lo:hi]).tobytes())
         digests.append(h.hexdigest())
-    out = keys.iloc[boundaries].reset_index(drop=True)
-    out["lo"], out["hi"], out["session_rows"], out["sha256"] = boundaries, ends, session_counts, digests
-    return out
+    return pd.DataFrame(
+        {
+            "symbol": np.asarray(symbols, dtype=object)[codes[boundaries]],
+            "day": [date.fromordinal(_UNIX_EPOCH_ORDINAL + int(d)) for d in day_number[boundaries]],
+            "lo": boundaries,
+            "hi": ends,
+            "session_rows": session_counts,
+            "sha256": digests,
+        }
+    )
 
 
 def sorted_by_symbol_and_time(bars: pd.DataFrame) -> pd.DataFrame:
@@ -120,13 +135,16 @@ def binary_copy_payload(batch_ids: np.ndarray, bars: pd.DataFrame) -> bytes:
     numbers = ("open", "high", "low", "close", "volume")
     fields = [("n", ">i2"), ("l_batch", ">i4"), ("batch", ">i8"), ("l_ts", ">i4"), ("ts", ">i8")]
     fields += [item for col in numbers for item in ((f"l_{col}", ">i4"), (col, ">f8"))]
-    rec = np.empty(len(bars), dtype=np.dtype(fields))
-    rec["n"] = 2 + len(numbers)
-    rec["l_batch"], rec["batch"] = 8, batch_ids
+    template = np.zeros(1, dtype=np.dtype(fields))
+    template["n"] = 2 + len(numbers)
+    for length_field in ("l_batch", "l_ts", *(f"l_{col}" for col in numbers)):
+        template[length_field] = 8
+    rec = np.tile(template, len(bars))  # the constant parts in one pass
+    rec["batch"] = np.asarray(batch_ids, dtype=np.int64).astype(">i8")  # numpy byte-swaps, then copies
     ts_us = bars["ts"].dt.tz_convert("UTC").dt.as_unit("us").astype("int64").to_numpy()
-    rec["l_ts"], rec["ts"] = 8, ts_us - _PG_EPOCH_US
+    rec["ts"] = (ts_us - _PG_EPOCH_US).astype(">i8")
     for col in numbers:
-        rec[f"l_{col}"], rec[col] = 8, bars[col].to_numpy(dtype="float64")
+        rec[col] = bars[col].to_numpy(dtype="float64").astype(">f8")
     return _COPY_HEADER + rec.tobytes() + (-1).to_bytes(2, "big", signed=True)
 
 
