@@ -35,7 +35,7 @@ from execution.store import Connection, StagedDay
 
 log = logging.getLogger(__name__)
 
-DAYS_PER_TRANSACTION = 64
+DAYS_PER_TRANSACTION = 250  # symbol-days staged, validated (one GX run) and published per transaction
 
 
 class IngestError(ValueError):
