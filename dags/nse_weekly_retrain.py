@@ -1,0 +1,345 @@
+"""Weekly retrain: train, evaluate, register and promote every (symbol, agent) on a rolling window.
+
+**When it runs.** Saturdays at 06:00 Asia/Kolkata (``CronTriggerTimetable("0 6 * * 6")``), and
+on demand (trigger with params). ``max_active_runs=1``: two retrains never race for the same
+symbol's champion.
+
+**Windows.** With ``window="rolling"`` (the default) the configured windows
+(``settings.windows``, seed: validation 2019-11-01..2019-12-31) are slid so that the
+validation window, of the configured length, ends the day before ``as_of`` (default: the
+exchange date of the run), and the training window is the ``train_years`` years (default 2)
+right before the validation window. ``as_of=2020-01-01`` gives the seed's validation window
+and trains on 2017-11-01..2019-10-31. ``window="configured"`` uses ``settings.windows`` as they
+are. ``train_start``/``train_end``/``validation_start``/``validation_end`` override any of the
+four dates.
+
+**Tasks.** ``resolve_symbols`` and ``resolve_agents`` list what to train (params, else Variable
+``nse_symbols`` / settings, and the seed's five agents); ``plan_retrain`` resolves the windows
+and the budget; ``check_data_windows`` counts each symbol's quarantined and missing trading days
+in the training and in the validation window; ``train_evaluate_promote`` is mapped over the cross
+product symbol x agent (``expand(symbol=..., agent=...)``) in the pool ``nse_training`` (1 slot on
+a 2-core machine: one training at a time) and raises ``AirflowSkipException`` -- with the counts
+and the first bad days in the log -- for a symbol whose windows have more unusable days than
+``max_bad_day_fraction`` (default 5 %); otherwise it calls :func:`execution.agents.retrain.retrain`
+(train, save, register, evaluate on the validation window, promote by the configured rule).
+``summarize_retrain`` logs one line per model (status, advantage over TWAP with its CI, why).
+Every task has retries and an ``execution_timeout`` (training: 2 h, 1 retry, none for a bad
+request such as an unknown agent); failures go to ``common.log_task_failure``.
+
+**Pool.** Create it once per deployment (the demo does)::
+
+    airflow pools set nse_training 1 "RL training: one run at a time (2 cores)"
+
+Without it the scheduler never runs the training tasks ("Tasks using non-existent pool 'nse_training' will not
+be scheduled" in its log). Raise its slots on a bigger machine.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import replace
+from datetime import date, timedelta
+from typing import TYPE_CHECKING, Any
+
+import pendulum
+from airflow.sdk import (
+    CronTriggerTimetable,
+    ExceptionRetryPolicy,
+    Param,
+    RetryAction,
+    RetryRule,
+    dag,
+    get_current_context,
+    task,
+)
+from airflow.sdk.exceptions import AirflowSkipException
+from common import EXCHANGE_TZ, default_args, label_task, run_settings
+
+if TYPE_CHECKING:
+    from execution.config import Windows
+
+log = logging.getLogger(__name__)
+
+DAG_ID = "nse_weekly_retrain"
+SCHEDULE_CRON = "0 6 * * 6"  # Saturday 06:00 IST
+TRAINING_POOL = "nse_training"
+TRAINING_POOL_SLOTS = 1
+DEFAULT_AGENTS = ("dqn_sl", "dqn_3l", "ddqn_3l", "a3c_sl", "a3c_3l")
+DEFAULT_MAX_BAD_DAY_FRACTION = 0.05
+TRAIN_TIMEOUT = timedelta(hours=2)
+SHORT_TIMEOUT = timedelta(minutes=10)
+CONTEXT_AGENT = "nse_agent"
+
+_DATE = r"^\d{4}-\d{2}-\d{2}$"
+
+#: Bad requests (unknown agent, empty window) fail at once; anything else (a worker process that
+#: died, the database restarting) is retried once after a pause.
+TRAIN_RETRY_POLICY = ExceptionRetryPolicy(
+    rules=[RetryRule(exception=["builtins.ValueError"], action=RetryAction.FAIL, reason="bad request: not retried")],
+    default=RetryAction.DEFAULT,
+)
+
+
+def _date_param(description: str) -> Param:
+    return Param(None, type=["null", "string"], pattern=_DATE, description=description)
+
+
+def years_before(day: date, years: int) -> date:
+    """``day`` moved back ``years`` calendar years (29 February -> 28 February)."""
+    try:
+        return day.replace(year=day.year - years)
+    except ValueError:
+        return day.replace(year=day.year - years, day=28)
+
+
+def rolling_windows(configured: Windows, as_of: date, train_years: int = 2) -> Windows:
+    """The training and validation windows of a retrain run on ``as_of``.
+
+    The validation window keeps the configured length and ends the day before ``as_of``; the
+    training window is the ``train_years`` years right before the validation window. The test
+    window is left as configured.
+    """
+    if train_years < 1:
+        raise ValueError(f"train_years must be >= 1, not {train_years}")
+    validation_end = as_of - timedelta(days=1)
+    validation_start = validation_end - (configured.validation_end - configured.validation_start)
+    return replace(
+        configured,
+        train_start=years_before(validation_start, train_years),
+        train_end=validation_start - timedelta(days=1),
+        validation_start=validation_start,
+        validation_end=validation_end,
+    )
+
+
+def resolve_windows(configured: Windows, params: dict[str, Any], run_date: date) -> Windows:
+    """The windows of a run: rolling (as of ``params['as_of']`` or ``run_date``) or configured, then overrides."""
+    mode = params.get("window") or "rolling"
+    if mode == "configured":
+        windows = configured
+    elif mode == "rolling":
+        as_of = date.fromisoformat(params["as_of"]) if params.get("as_of") else run_date
+        windows = rolling_windows(configured, as_of, int(params.get("train_years") or 2))
+    else:
+        raise ValueError(f"window must be 'rolling' or 'configured', not {mode!r}")
+    names = ("train_start", "train_end", "validation_start", "validation_end")
+    overrides = {name: date.fromisoformat(params[name]) for name in names if params.get(name)}
+    windows = replace(windows, **overrides)
+    if windows.train_start > windows.train_end or windows.validation_start > windows.validation_end:
+        raise ValueError(
+            f"empty window: train {windows.train_start}..{windows.train_end}, "
+            f"validation {windows.validation_start}..{windows.validation_end}"
+        )
+    return windows
+
+
+def _bps(value: float | None) -> str:
+    return "n/a" if value is None else f"{value:+.2f}"
+
+
+def unusable_reason(health: dict[str, Any], max_fraction: float) -> str | None:
+    """Why a window of :func:`execution.agents.retrain.window_health` is unusable, or ``None`` when it is fine."""
+    if health["trading_days"] == 0:
+        return f"{health['start']}..{health['end']} has no trading days"
+    if health["unusable_fraction"] <= max_fraction:
+        return None
+    bad = sorted(health["quarantined"] + health["missing"])
+    shown = ", ".join(bad[:5]) + (f" (+{len(bad) - 5} more)" if len(bad) > 5 else "")
+    return (
+        f"{health['start']}..{health['end']}: {health['quarantined_days']} quarantined + {health['missing_days']} "
+        f"missing of {health['trading_days']} trading days = {health['unusable_fraction']:.1%} "
+        f"> {max_fraction:.1%} allowed ({shown})"
+    )
+
+
+@dag(
+    dag_id=DAG_ID,
+    schedule=CronTriggerTimetable(SCHEDULE_CRON, timezone=EXCHANGE_TZ),
+    start_date=pendulum.datetime(2018, 1, 1, tz=EXCHANGE_TZ),
+    catchup=False,
+    max_active_runs=1,
+    max_active_tasks=4,
+    dagrun_timeout=timedelta(hours=12),
+    default_args={
+        **default_args(),
+        "retries": 2,
+        "retry_delay": timedelta(minutes=2),
+        "execution_timeout": SHORT_TIMEOUT,
+    },
+    params={
+        "symbols": Param(None, type=["null", "array"], description="Symbols (default: Variable nse_symbols)"),
+        "agents": Param(
+            None, type=["null", "array"], description=f"Agents (default: the seed's five: {', '.join(DEFAULT_AGENTS)})"
+        ),
+        "episodes": Param(None, type=["null", "integer"], minimum=1, description="Episodes (default: the seed's)"),
+        "seed": Param(None, type=["null", "integer"], description="Random seed (default: drawn and recorded)"),
+        "fine_tune": Param(False, type="boolean", description="Continue from the champion of the same agent"),
+        "window": Param("rolling", enum=["rolling", "configured"], description="Rolling or configured windows"),
+        "as_of": _date_param("Rolling windows end the day before this date (default: the run's date)"),
+        "train_years": Param(2, type="integer", minimum=1, description="Years of the rolling training window"),
+        "train_start": _date_param("Override: first training day"),
+        "train_end": _date_param("Override: last training day"),
+        "validation_start": _date_param("Override: first validation day"),
+        "validation_end": _date_param("Override: last validation day"),
+        "max_bad_day_fraction": Param(
+            DEFAULT_MAX_BAD_DAY_FRACTION,
+            type="number",
+            minimum=0,
+            maximum=1,
+            description="Skip a symbol whose window has more quarantined + missing trading days than this",
+        ),
+    },
+    tags=["nse", "training"],
+    doc_md=__doc__,
+)
+def nse_weekly_retrain() -> None:
+    """Train, evaluate, register and promote every configured agent for every symbol."""
+
+    @task
+    def resolve_symbols() -> list[str]:
+        """The symbols to train for (param > Variable nse_symbols > settings)."""
+        symbols = list(run_settings(get_current_context()).symbols)
+        log.info("symbols: %s", ", ".join(symbols))
+        return symbols
+
+    @task
+    def resolve_agents() -> list[str]:
+        """The agents to train (param ``agents``, default the seed's five); an unknown name fails the run."""
+        from execution.agents.catalog import agent_spec
+
+        agents = list(get_current_context()["params"].get("agents") or DEFAULT_AGENTS)
+        for agent in agents:
+            agent_spec(agent)  # ValueError naming the known agents
+        log.info("agents: %s", ", ".join(agents))
+        return agents
+
+    @task
+    def plan_retrain() -> dict[str, Any]:
+        """Windows and budget of this run (shared by every training task)."""
+        context = get_current_context()
+        params = dict(context["params"])
+        settings = run_settings(context)
+        run_date = pendulum.instance(context.get("logical_date") or context["dag_run"].run_after)
+        windows = resolve_windows(settings.windows, params, run_date.in_timezone(EXCHANGE_TZ).date())
+        plan = {
+            "episodes": params.get("episodes"),
+            "seed": params.get("seed"),
+            "fine_tune": bool(params.get("fine_tune")),
+            "max_bad_day_fraction": float(params.get("max_bad_day_fraction", DEFAULT_MAX_BAD_DAY_FRACTION)),
+            "window": {
+                "train_start": windows.train_start.isoformat(),
+                "train_end": windows.train_end.isoformat(),
+                "validation_start": windows.validation_start.isoformat(),
+                "validation_end": windows.validation_end.isoformat(),
+            },
+        }
+        log.info("train %s..%s, validate %s..%s", *plan["window"].values())
+        log.info(
+            "episodes %s, seed %s, fine_tune %s", plan["episodes"] or "seed default", plan["seed"], plan["fine_tune"]
+        )
+        return plan
+
+    @task
+    def check_data_windows(symbols: list[str], plan: dict[str, Any]) -> dict[str, str | None]:
+        """{symbol: why its data is unusable, or None}: quarantined + missing days in either window."""
+        from execution.agents.retrain import window_health
+
+        settings = run_settings(get_current_context())
+        window, max_fraction = plan["window"], plan["max_bad_day_fraction"]
+        verdicts: dict[str, str | None] = {}
+        for symbol in symbols:
+            reasons = []
+            for name in ("train", "validation"):
+                start, end = date.fromisoformat(window[f"{name}_start"]), date.fromisoformat(window[f"{name}_end"])
+                health = window_health(settings, symbol, start, end)
+                log.info(
+                    "%s %s window %s..%s: %d trading days, %d published, %d quarantined, %d missing",
+                    symbol, name, start, end, health["trading_days"], health["published_days"],
+                    health["quarantined_days"], health["missing_days"],
+                )  # fmt: skip
+                reason = unusable_reason(health, max_fraction)
+                if reason:
+                    reasons.append(f"{name} window {reason}")
+            verdicts[symbol] = "; ".join(reasons) or None
+            if verdicts[symbol]:
+                log.warning("%s will be skipped: %s", symbol, verdicts[symbol])
+        return verdicts
+
+    @task(
+        pool=TRAINING_POOL,
+        pool_slots=1,
+        map_index_template="{{ nse_symbol }} {{ nse_agent }}",
+        execution_timeout=TRAIN_TIMEOUT,
+        retries=1,
+        retry_delay=timedelta(minutes=5),
+        retry_policy=TRAIN_RETRY_POLICY,
+    )
+    def train_evaluate_promote(
+        symbol: str, agent: str, plan: dict[str, Any], verdicts: dict[str, str | None]
+    ) -> dict[str, Any]:
+        """Train ``agent`` on ``symbol``, register, evaluate on the validation window, promote; skip on bad data."""
+        from execution.agents.retrain import retrain
+
+        context = get_current_context()
+        window = plan["window"]
+        label_task(context, symbol, f"{window['train_start']}..{window['validation_end']}")
+        context[CONTEXT_AGENT] = agent
+        if verdicts.get(symbol):
+            message = f"{symbol} {agent}: not trained, the data window is unusable: {verdicts[symbol]}"
+            log.warning("%s", message)
+            raise AirflowSkipException(message)
+        settings = run_settings(context)
+        windows = replace(settings.windows, **{name: date.fromisoformat(value) for name, value in window.items()})
+        summary = retrain(
+            settings.with_overrides(windows=windows),
+            symbol,
+            agent,
+            windows.train_start,
+            windows.train_end,
+            episodes=plan["episodes"],
+            seed=plan["seed"],
+            fine_tune=plan["fine_tune"],
+        )
+        log.info(
+            "%s %s: model %s trained (%s episodes, %.1f s), %s: %s",
+            symbol, agent, summary["model_id"], summary["episodes"], summary["wall_s"], summary["status"],
+            (summary.get("decision") or {}).get("reason", ""),
+        )  # fmt: skip
+        return summary
+
+    @task(trigger_rule="none_failed")
+    def summarize_retrain(summaries: list[dict[str, Any] | None]) -> list[dict[str, Any]]:
+        """One line per trained model: status and validation advantages (skipped pairs are left out)."""
+        rows = []
+        for summary in summaries[:] if summaries else []:  # one slice request (iterating probes past the end)
+            if not summary:
+                continue
+            vs_twap = summary.get("vs_twap_seed") or {}
+            row = {
+                "symbol": summary["symbol"],
+                "agent": summary["agent"],
+                "model_id": summary["model_id"],
+                "status": summary["status"],
+                "advantage_over_twap_bps": vs_twap.get("mean_bps"),
+                "ci_low_bps": vs_twap.get("ci_low_bps"),
+                "ci_high_bps": vs_twap.get("ci_high_bps"),
+                "reason": (summary.get("decision") or {}).get("reason"),
+            }
+            rows.append(row)
+            log.info(
+                "model %s %s %s -> %s; advantage over twap_seed %s bps (CI %s..%s); %s",
+                row["model_id"], row["symbol"], row["agent"], row["status"], _bps(row["advantage_over_twap_bps"]),
+                _bps(row["ci_low_bps"]), _bps(row["ci_high_bps"]), row["reason"],
+            )  # fmt: skip
+        log.info("%d model(s) trained and registered", len(rows))
+        return rows
+
+    symbols = resolve_symbols()
+    agents = resolve_agents()
+    plan = plan_retrain()
+    verdicts = check_data_windows(symbols, plan)
+    summaries = train_evaluate_promote.partial(plan=plan, verdicts=verdicts).expand(symbol=symbols, agent=agents)
+    summarize_retrain(summaries)
+
+
+nse_weekly_retrain()
