@@ -55,6 +55,8 @@ from airflow.sdk import (
 from airflow.sdk.exceptions import AirflowSkipException
 from common import EXCHANGE_TZ, default_args, label_task, run_settings
 
+from execution.airflow_env import TRAINING_POOL  # shared with the demo and make airflow
+
 if TYPE_CHECKING:
     from execution.config import Windows
 
@@ -62,8 +64,7 @@ log = logging.getLogger(__name__)
 
 DAG_ID = "nse_weekly_retrain"
 SCHEDULE_CRON = "0 6 * * 6"  # Saturday 06:00 IST
-TRAINING_POOL = "nse_training"
-TRAINING_POOL_SLOTS = 1
+
 DEFAULT_AGENTS = ("dqn_sl", "dqn_3l", "ddqn_3l", "a3c_sl", "a3c_3l")
 DEFAULT_MAX_BAD_DAY_FRACTION = 0.05
 TRAIN_TIMEOUT = timedelta(hours=2)

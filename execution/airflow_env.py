@@ -19,6 +19,10 @@ from execution.db import database_url
 
 REPO = Path(__file__).resolve().parent.parent
 AIRFLOW_DATABASE = "airflow"
+#: The pool that bounds concurrent RL training (nse_weekly_retrain): one run at a time on 2 cores.
+TRAINING_POOL = "nse_training"
+TRAINING_POOL_SLOTS = 1
+POOL_DESCRIPTION = "RL training: one run at a time (2 cores)"
 
 
 def ensure_database(settings: Settings, name: str = AIRFLOW_DATABASE) -> str:

@@ -41,6 +41,7 @@ from datetime import time as clock
 from pathlib import Path
 from typing import Any, TextIO
 
+from execution.airflow_env import POOL_DESCRIPTION, TRAINING_POOL, TRAINING_POOL_SLOTS
 from execution.calendar import EXCHANGE_TZ, trading_days
 from execution.config import Settings
 
@@ -53,8 +54,6 @@ DEFAULT_AGENTS: tuple[str, ...] = ("dqn_sl", "a3c_sl")
 DEFAULT_EPISODES = 300
 DEFAULT_SEED = 7
 LOOKBACK_TRADING_DAYS = 20  # history the simulator's trailing statistics need before a window
-TRAINING_POOL = "nse_training"
-TRAINING_POOL_SLOTS = 1
 DAILY_RUN_TIME = clock(16, 0)  # the daily DAG's schedule, Asia/Kolkata
 RETRAIN_RUN_TIME = clock(6, 0)  # the weekly DAG's schedule (Saturday), Asia/Kolkata
 REPORTS_RUN_TIME = clock(16, 30)
@@ -206,7 +205,7 @@ def airflow_steps(plan: DemoPlan) -> list[AirflowStep]:
         AirflowStep(
             "pool",
             f"pool {TRAINING_POOL} ({TRAINING_POOL_SLOTS} slot: one training at a time)",
-            ("pools", "set", TRAINING_POOL, str(TRAINING_POOL_SLOTS), "RL training: one run at a time (2 cores)"),
+            ("pools", "set", TRAINING_POOL, str(TRAINING_POOL_SLOTS), POOL_DESCRIPTION),
         ),
     ]
     for day in plan.daily_days:

@@ -26,7 +26,7 @@ import urllib.error
 import urllib.request
 from pathlib import Path
 
-from execution.airflow_env import airflow_environment
+from execution.airflow_env import POOL_DESCRIPTION, TRAINING_POOL, TRAINING_POOL_SLOTS, airflow_environment
 from execution.config import Settings
 
 ADMIN_USER = "admin"
@@ -179,12 +179,14 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
         f"data folder:  {settings.home}   AIRFLOW_HOME: {env['AIRFLOW_HOME']}\n"
         "stop:         Ctrl-C"
     )
+    airflow = str(Path(sys.executable).parent / "airflow")
+    # the training pool the weekly DAG uses (standalone would migrate too; pools need the schema first)
+    for command in (["db", "migrate"], ["pools", "set", TRAINING_POOL, str(TRAINING_POOL_SLOTS), POOL_DESCRIPTION]):
+        subprocess.run([airflow, *command], env=env, check=True, stdout=subprocess.DEVNULL)
     print(f"starting Airflow (standalone) ...\n{banner}", flush=True)
     previous = signal.signal(signal.SIGTERM, _on_sigterm)
     # its own process group: Ctrl-C reaches only this process, which then stops the whole group
-    process = subprocess.Popen(
-        [str(Path(sys.executable).parent / "airflow"), "standalone"], env=env, start_new_session=True
-    )
+    process = subprocess.Popen([airflow, "standalone"], env=env, start_new_session=True)
     try:
         if wait_until_healthy(f"http://127.0.0.1:{args.port}{HEALTH_PATH}", process, args.ready_timeout_s):
             print(f"\nAirflow is ready.\n{banner}", flush=True)
