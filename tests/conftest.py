@@ -74,3 +74,11 @@ def conn(settings: Settings):
     yield connection
     connection.rollback()
     connection.close()
+
+
+@pytest.fixture(scope="session")
+def dag_bag():
+    """The repo's DAG folder, parsed once per session (dags/ put on sys.path as the processor does)."""
+    from airflow_support import load_dag_bag
+
+    return load_dag_bag()

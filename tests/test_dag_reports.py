@@ -11,7 +11,6 @@ from airflow_support import (
     DAGS_FOLDER,
     asset_event_extras,
     configure_airflow_env,
-    load_dag_bag,
     migrate_airflow_db,
     task_states,
 )
@@ -33,12 +32,6 @@ SEED_ORDER_LOTS = 10_000 // 500  # the seed's order: 10,000 shares in lots of 50
 
 
 @pytest.fixture(scope="module")
-def dag_bag():
-    """The repo's DAG folder, parsed once."""
-    return load_dag_bag()
-
-
-@pytest.fixture(scope="module")
 def dag(dag_bag):
     """The nse_execution_reports DAG object."""
     return dag_bag.dags[DAG_ID]
@@ -54,11 +47,6 @@ def module(dag_bag):
 
 
 # --------------------------------------------------------------------------- import and shape
-
-
-def test_dag_folder_imports_without_errors(dag_bag):
-    assert dag_bag.import_errors == {}
-    assert DAG_ID in dag_bag.dags
 
 
 def test_scheduled_on_the_published_bars_asset(dag):

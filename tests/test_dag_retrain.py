@@ -8,7 +8,6 @@ from datetime import date, timedelta
 from airflow_support import (
     DAGS_FOLDER,
     configure_airflow_env,
-    load_dag_bag,
     migrate_airflow_db,
     rendered_map_indexes,
     task_states,
@@ -37,12 +36,6 @@ WINDOW = {
 
 
 @pytest.fixture(scope="module")
-def dag_bag():
-    """The repo's DAG folder, parsed once."""
-    return load_dag_bag()
-
-
-@pytest.fixture(scope="module")
 def dag(dag_bag):
     """The nse_weekly_retrain DAG object."""
     return dag_bag.dags[DAG_ID]
@@ -58,11 +51,6 @@ def module(dag_bag):
 
 
 # --------------------------------------------------------------------------- import and shape
-
-
-def test_dag_folder_imports_without_errors(dag_bag):
-    assert dag_bag.import_errors == {}
-    assert DAG_ID in dag_bag.dags
 
 
 def test_training_is_mapped_over_the_cross_product_symbol_x_agent_in_the_pool(dag):
