@@ -30,11 +30,18 @@ and leaves out that day's 16:00 run. Re-running a day is idempotent (unchanged b
 from __future__ import annotations
 
 import logging
+import sys
 from datetime import date, timedelta
+from pathlib import Path
 
 import pendulum
 from airflow.sdk import CronTriggerTimetable, Param, dag, get_current_context, task
 from airflow.sdk.exceptions import AirflowFailException, AirflowSkipException
+
+# The DAG processor puts dags/ on sys.path; a plain DagBag (or a script) does not: make `common` importable.
+if str(Path(__file__).resolve().parent) not in sys.path:
+    sys.path.insert(0, str(Path(__file__).resolve().parent))
+
 from common import (
     BARS_ASSET,
     EXCHANGE_TZ,

@@ -26,12 +26,19 @@ once (no retry: a retry cannot repair an artifact) and the failure callback logs
 from __future__ import annotations
 
 import logging
+import sys
 from datetime import date, timedelta
+from pathlib import Path
 from typing import Any
 
 import pendulum
 from airflow.sdk import Asset, ExceptionRetryPolicy, Param, RetryAction, RetryRule, dag, get_current_context, task
 from airflow.sdk.exceptions import AirflowSkipException
+
+# The DAG processor puts dags/ on sys.path; a plain DagBag (or a script) does not: make `common` importable.
+if str(Path(__file__).resolve().parent) not in sys.path:
+    sys.path.insert(0, str(Path(__file__).resolve().parent))
+
 from common import BARS_ASSET, EXCHANGE_TZ, default_args, label_task, run_settings
 
 log = logging.getLogger(__name__)

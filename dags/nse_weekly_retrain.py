@@ -37,8 +37,10 @@ be scheduled" in its log). Raise its slots on a bigger machine.
 from __future__ import annotations
 
 import logging
+import sys
 from dataclasses import replace
 from datetime import date, timedelta
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import pendulum
@@ -53,6 +55,11 @@ from airflow.sdk import (
     task,
 )
 from airflow.sdk.exceptions import AirflowSkipException
+
+# The DAG processor puts dags/ on sys.path; a plain DagBag (or a script) does not: make `common` importable.
+if str(Path(__file__).resolve().parent) not in sys.path:
+    sys.path.insert(0, str(Path(__file__).resolve().parent))
+
 from common import EXCHANGE_TZ, default_args, label_task, run_settings
 
 from execution.airflow_env import TRAINING_POOL  # shared with the demo and make airflow
