@@ -40,12 +40,8 @@ from execution.market_data import DEFAULT_LOOKBACK_DAYS, MarketData, load
 from execution.metrics import DEFAULT_BOOTSTRAP, day_metrics, summarize
 from execution.rewards import DEFAULT_RISK_AVERSION_PER_BPS
 
-PER_DAY_COLUMNS = [
-    "symbol",
-    "day",
-    "strategy",
-    "fill",
-    "side",
+#: The per-day metrics of one strategy, fill model and day (SPEC section 6), in table order.
+METRIC_COLUMNS = [
     "avg_price",
     "arrival_price",
     "shortfall_bps",
@@ -58,6 +54,7 @@ PER_DAY_COLUMNS = [
     "reward_vr",
     "reward_acr",
 ]
+PER_DAY_COLUMNS = ["symbol", "day", "strategy", "fill", "side", *METRIC_COLUMNS]
 
 
 class Policy(Protocol):

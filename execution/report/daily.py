@@ -37,7 +37,7 @@ import numpy as np
 import pandas as pd
 
 from execution import __version__
-from execution.backtest import run_backtest
+from execution.backtest import METRIC_COLUMNS, run_backtest
 from execution.baselines import BASELINES
 from execution.calendar import next_trading_day, trading_days
 from execution.config import OrderParams, Settings
@@ -72,19 +72,6 @@ log = logging.getLogger(__name__)
 DAILY_PREFIX = "daily-"
 TRAILING_DAYS_WITHOUT_CHAMPION = 20
 CHART_MARGIN_MIN = 10  # minutes shown after the forced order
-METRIC_COLUMNS = [
-    "avg_price",
-    "arrival_price",
-    "shortfall_bps",
-    "advantage_bps",
-    "oracle_gap_bps",
-    "vwap_slippage_bps",
-    "child_orders",
-    "completion_min",
-    "peak_participation",
-    "reward_vr",
-    "reward_acr",
-]
 SUMMARY_COLUMNS = [
     "days",
     "shortfall_mean_bps",
