@@ -13,7 +13,10 @@ The challenger becomes champion only if
 * with an incumbent: its mean advantage over the incumbent exceeds ``min_advantage_over_champion_bps``
   **and** the lower bound of the seeded percentile-bootstrap 95 % CI of that mean exceeds
   ``min_ci_low_over_champion_bps``, **and** it beats ``twap_seed``;
-* without one (the symbol's first model, or no loadable champion): it beats ``twap_seed``;
+* without one (the symbol's first model, or no loadable champion): the service trades ``twap_seed``,
+  so ``twap_seed`` is the incumbent: the challenger must beat it and the CI lower bound of its mean
+  advantage over ``twap_seed`` must exceed ``min_ci_low_over_champion_bps`` (a lucky validation
+  window does not make a champion);
 
 where *beats twap_seed* means a mean advantage over ``twap_seed`` above ``min_advantage_over_twap_bps``
 (and, with ``require_twap_ci``, a CI lower bound above it too). Fewer than ``min_validation_days``
@@ -120,11 +123,14 @@ def decide(vs_twap: Comparison, vs_incumbent: Comparison | None, rule: Promotion
         f"mean advantage over twap_seed {vs_twap.mean_bps:+.2f} bps "
         f"(95% CI {vs_twap.ci_low_bps:+.2f}..{vs_twap.ci_high_bps:+.2f})"
     )
-    if vs_incumbent is None:
-        if beats_twap:
-            return Decision(True, f"no usable champion; beats twap_seed: {twap_text}")
+    if vs_incumbent is None:  # the service trades twap_seed now: it is the incumbent to beat
+        ci_margin = rule.min_ci_low_over_champion_bps
+        if beats_twap and _above(vs_twap.ci_low_bps, ci_margin):
+            return Decision(True, f"no usable champion; beats twap_seed, the incumbent: {twap_text}")
         return Decision(
-            False, f"no usable champion, but does not beat twap_seed (margin {twap_margin:+.2f}): {twap_text}"
+            False,
+            f"no usable champion, and does not beat twap_seed, the incumbent (needs mean > {twap_margin:+.2f}"
+            f" and CI low > {ci_margin:+.2f}): {twap_text}",
         )
     inc_text = (
         f"mean advantage over {vs_incumbent.against} {vs_incumbent.mean_bps:+.2f} bps "

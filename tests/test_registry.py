@@ -217,7 +217,8 @@ def comparison(mean: float, low: float, high: float, days: int = 20, against: st
 @pytest.mark.parametrize(
     ("vs_twap", "vs_champion", "promote", "phrase"),
     [
-        (comparison(1.0, -2.0, 4.0, against="twap_seed"), None, True, "no usable champion; beats twap_seed"),
+        (comparison(2.0, 0.5, 3.5, against="twap_seed"), None, True, "no usable champion; beats twap_seed"),
+        (comparison(1.0, -2.0, 4.0, against="twap_seed"), None, False, "does not beat twap_seed, the incumbent"),
         (comparison(-0.5, -3.0, 2.0, against="twap_seed"), None, False, "does not beat twap_seed"),
         (comparison(1.0, -2.0, 4.0, against="twap_seed"), comparison(2.0, 0.5, 3.5), True, "beats champion"),
         (comparison(1.0, -2.0, 4.0, against="twap_seed"), comparison(2.0, -0.1, 3.5), False, "not better than"),
@@ -284,8 +285,10 @@ def test_retrain_registers_validates_promotes_and_fine_tunes(conn, settings):
     assert (settings.models_dir / record.curve_path).read_text().count("\n") == 5  # header + 4 episodes
     assert record.validation_start == date(2020, 1, 1)
     vs_twap = record.validation_metrics["vs_twap_seed"]
-    # no champion yet: champion exactly when the mean advantage over twap_seed is positive
-    assert (record.status == "champion") == (vs_twap["mean_bps"] > 0) == (first["status"] == "champion")
+    # no champion yet, so twap_seed is the incumbent: champion exactly when the advantage over it is
+    # positive with the bootstrap CI above zero
+    beats_twap = vs_twap["mean_bps"] > 0 and vs_twap["ci_low_bps"] > 0
+    assert (record.status == "champion") == beats_twap == (first["status"] == "champion")
     assert record.validation_metrics["decision"]["promote"] == (record.status == "champion")
     summary_rows = record.validation_metrics["summary"]
     assert {(r["strategy"], r["fill"]) for r in summary_rows} == {
