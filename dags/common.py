@@ -38,6 +38,9 @@ EXCHANGE_TZ = pendulum.timezone("Asia/Kolkata")
 #: (symbol, day) emits an event on it with ``extra = {"symbol", "day", "published", "unchanged"}``.
 BARS_ASSET = Asset(name="nse_bars_1m", uri="x-nse-exec://bars_1m", group="nse")
 
+#: Airflow connection that receives failure alerts (http/webhook or smtp/email); optional.
+ALERT_CONNECTION_ID = "nse_alerts"
+
 #: Airflow Variables that override the configured settings (a DAG param overrides them in turn).
 VARIABLE_SOURCE = "nse_source"
 VARIABLE_SYMBOLS = "nse_symbols"
@@ -224,6 +227,38 @@ def describe_failure(context: Any) -> list[str]:
 
 
 def log_task_failure(context: Any) -> None:
-    """``on_failure_callback``: log each failed symbol-day and its failed expectations at ERROR."""
-    for line in describe_failure(context):
+    """``on_failure_callback``: log each failed symbol-day and its failed expectations at ERROR,
+    then alert the Airflow connection ``nse_alerts`` (webhook or e-mail) when it exists."""
+    lines = describe_failure(context)
+    for line in lines:
         log.error("%s", line)
+    send_failure_alert(context, lines)
+
+
+def send_failure_alert(context: Any, lines: list[str]) -> bool:
+    """Send ``lines`` to the ``nse_alerts`` connection, if one is defined; never raises."""
+    from airflow.sdk import Connection
+    from airflow.sdk.exceptions import AirflowNotFoundException
+
+    from execution.alerts import send_alert, target_from_connection
+
+    try:
+        conn = Connection.get(ALERT_CONNECTION_ID)
+    except AirflowNotFoundException:
+        log.debug("no %s connection: failure not sent anywhere but the log", ALERT_CONNECTION_ID)
+        return False
+    except Exception as exc:  # a callback must not fail the callback machinery
+        log.warning("cannot read the %s connection: %s", ALERT_CONNECTION_ID, exc)
+        return False
+    ti = context.get("ti") or context.get("task_instance")
+    subject = f"[nse-execution] {getattr(ti, 'dag_id', '?')}.{getattr(ti, 'task_id', '?')} failed"
+    try:
+        target = target_from_connection(
+            conn.conn_type, conn.host, conn.port, conn.schema, conn.login, conn.password, conn.extra_dejson
+        )
+        send_alert(target, subject, lines)
+    except Exception as exc:
+        log.warning("alert to %s not sent: %s", ALERT_CONNECTION_ID, exc)
+        return False
+    log.info("alert sent to %s (%s)", ALERT_CONNECTION_ID, target.kind)
+    return True
