@@ -87,10 +87,3 @@ def session_minutes(day: date | str) -> pd.DatetimeIndex:
     day = _as_date(day)
     start = datetime.combine(day, SESSION_OPEN, tzinfo=EXCHANGE_TZ)
     return pd.date_range(start, periods=BARS_PER_SESSION, freq="1min")
-
-
-def day_bounds(day: date | str) -> tuple[datetime, datetime]:
-    """[midnight, next midnight) of ``day`` in exchange time: the rows that belong to that day."""
-    day = _as_date(day)
-    start = datetime.combine(day, time(0, 0), tzinfo=EXCHANGE_TZ)
-    return start, start + timedelta(days=1)

@@ -236,10 +236,3 @@ def ensure_default_orders(conn: Any, settings: Settings, trading_day: date) -> l
         add_order(conn, trading_day, created_by=CONFIG_AUTHOR, **kwargs)
     conn.commit()
     return list_orders(conn, trading_day)
-
-
-def delete_order(conn: Any, order_id: int) -> bool:
-    """Remove an order (and its schedules); True when it existed."""
-    with conn.cursor() as cur:
-        cur.execute("DELETE FROM orders WHERE id = %s", (order_id,))
-        return cur.rowcount > 0
