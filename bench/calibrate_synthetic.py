@@ -21,9 +21,9 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from execution.calendar import BARS_PER_SESSION
 from execution.config import load_settings
-from execution.sources.synthetic import SyntheticSource
+from execution.data.exchange_calendar import BARS_PER_SESSION
+from execution.data.sources.synthetic import SyntheticSource
 
 BUCKET_MIN = 15
 FIRST_MIN = 15  # 09:15-09:29

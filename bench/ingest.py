@@ -41,11 +41,11 @@ def main() -> int:
     home = Path(tempfile.mkdtemp(prefix="bench-ingest-"))
     os.environ["EXEC_HOME"] = str(home)
 
-    from execution import store
     from execution.config import load_settings
+    from execution.data import store
+    from execution.data.ingest import ingest
+    from execution.data.sources.synthetic import SyntheticSource
     from execution.db import connect, stop_embedded
-    from execution.ingest import ingest
-    from execution.sources.synthetic import SyntheticSource
 
     settings = load_settings()
     start, end = date.fromisoformat(args.start), date.fromisoformat(args.end)

@@ -27,12 +27,12 @@ import numpy as np
 import pandas as pd
 from gymnasium import spaces
 
-from execution.backtest import run_backtest
-from execution.baselines import BASELINES
-from execution.calendar import session_minutes, trading_days
 from execution.config import OrderParams
-from execution.env import ExecutionEnv
-from execution.market_data import from_bars
+from execution.data.exchange_calendar import session_minutes, trading_days
+from execution.sim.backtest import run_backtest
+from execution.sim.baselines import BASELINES
+from execution.sim.execution_env import ExecutionEnv
+from execution.sim.market import from_bars
 
 SYMBOLS = ("RELIANCE", "SAIL")
 HISTORY_START, START, END = date(2019, 11, 25), date(2020, 1, 1), date(2020, 12, 31)
@@ -94,7 +94,7 @@ def random_walk_bars(symbol: str, start: date, end: date, seed: int = 7) -> pd.D
 def bars(symbol: str) -> tuple[pd.DataFrame, str]:
     """Bars of one symbol for the benchmark window, and where they came from."""
     try:
-        from execution.sources.synthetic import SyntheticSource
+        from execution.data.sources.synthetic import SyntheticSource
     except ImportError:
         return random_walk_bars(symbol, HISTORY_START, END), "random walk"
     return SyntheticSource(seed=7).fetch(symbol, HISTORY_START, END).bars, "synthetic seed 7"

@@ -10,7 +10,7 @@ Usage::
    bars held in memory (``--days`` trading days ending 2019-12-31; the seed trained on 2018-2019):
    wall time, environment steps, steps per second, the mean reward and steps of the first and
    last 100 episodes.
-2. ``--weekly``: the full weekly retrain -- :func:`execution.agents.retrain.retrain` for the five
+2. ``--weekly``: the full weekly retrain -- :func:`execution.models.retrain.retrain` for the five
    seed agents x RELIANCE and SAIL, one after the other (the machine has 2 cores; A3C already
    runs 4 worker processes): training on 2018-01-01..2019-12-31, validation on the days after,
    registry and promotion included. Bars are synthetic, published straight into the store of a
@@ -47,10 +47,10 @@ def _episodes(agent: str, scale: float) -> int:
 def bench_agents(agents: list[str], scale: float, days: int) -> list[dict]:
     """Train each agent once on in-memory bars; one result row per agent."""
     from execution.agents.training import train_agent
-    from execution.calendar import trading_days
     from execution.config import OrderParams
-    from execution.market_data import from_bars
-    from execution.sources.synthetic import SyntheticSource
+    from execution.data.exchange_calendar import trading_days
+    from execution.data.sources.synthetic import SyntheticSource
+    from execution.sim.market import from_bars
 
     order = OrderParams()
     window = trading_days(TRAIN_START, TRAIN_END)[-days:]
@@ -101,9 +101,9 @@ def _table(rows: list[dict], header: bool = True) -> str:
 
 def publish_synthetic(settings, symbols: tuple[str, ...], start: date, end: date) -> None:
     """Stage and publish synthetic bars for the window (skips the validation step of ingest)."""
-    from execution import store
+    from execution.data import store
+    from execution.data.sources.synthetic import SyntheticSource
     from execution.db import connection
-    from execution.sources.synthetic import SyntheticSource
 
     with connection(settings) as conn:
         for symbol in symbols:
@@ -118,8 +118,8 @@ def publish_synthetic(settings, symbols: tuple[str, ...], start: date, end: date
 def bench_weekly(scale: float, home: Path) -> list[dict]:
     """The weekly retrain of the five seed agents x two symbols; one row per retrain."""
     from execution.agents.catalog import SEED_AGENTS
-    from execution.agents.retrain import retrain
     from execution.config import load_settings
+    from execution.models.retrain import retrain
 
     os.environ["EXEC_HOME"] = str(home)
     settings = load_settings()

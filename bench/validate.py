@@ -2,7 +2,7 @@
 
 Usage: .venv/bin/python bench/validate.py [--symbols RELIANCE,SAIL] [--start 2018-01-01] [--end 2020-12-31]
 
-Bars come from the synthetic source (``execution.sources.synthetic``), else from a random walk
+Bars come from the synthetic source (``execution.data.sources.synthetic``), else from a random walk
 on the 0.05 tick built here. Prints: the one-off cost (GX import and first run), seconds per
 symbol-day validated one day per GX run and ``--batch`` days per run, the total for 500
 symbol-days, and the total for every symbol-day of the window with the default batch size.
@@ -21,9 +21,9 @@ import pandas as pd
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from execution.calendar import session_minutes, trading_days
-from execution.quality.derive import prepare
-from execution.quality.runner import DEFAULT_DAYS_PER_RUN, validate_days
+from execution.data.exchange_calendar import session_minutes, trading_days
+from execution.data.quality.derive import prepare
+from execution.data.quality.runner import DEFAULT_DAYS_PER_RUN, validate_days
 
 
 def random_walk_bars(symbols: list[str], start: date, end: date, seed: int = 1) -> pd.DataFrame:
@@ -58,12 +58,12 @@ def random_walk_bars(symbols: list[str], start: date, end: date, seed: int = 1) 
 def load_bars(symbols: list[str], start: date, end: date) -> tuple[pd.DataFrame, str]:
     """Synthetic-source bars when that source exists, else the random walk above."""
     try:
-        from execution.sources.synthetic import SyntheticSource
+        from execution.data.sources.synthetic import SyntheticSource
     except ImportError:
         return random_walk_bars(symbols, start, end), "random walk (bench)"
     source = SyntheticSource(seed=7)
     frames = [source.fetch(symbol, start, end).bars for symbol in symbols]
-    return pd.concat(frames, ignore_index=True), "execution.sources.synthetic"
+    return pd.concat(frames, ignore_index=True), "execution.data.sources.synthetic"
 
 
 def first_days(bars: pd.DataFrame, n_days: int) -> pd.DataFrame:

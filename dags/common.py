@@ -54,7 +54,7 @@ CONTEXT_DAY = "nse_day"
 #: Errors a retry can cure: the source could not deliver at all (network, credentials, missing
 #: folder) or the database was unreachable. Anything else (a bug, bad input) fails at once.
 RETRYABLE_ERRORS = [
-    "execution.sources.base.SourceError",
+    "execution.data.sources.base.SourceError",
     "execution.db.DatabaseUnavailable",
     "psycopg2.OperationalError",
 ]
@@ -156,7 +156,7 @@ def run_day(context: Any) -> date:
 
 def session_closed(day: date, now: datetime) -> bool:
     """True once ``day``'s regular session has ended (15:30 IST) at the instant ``now`` (tz-aware)."""
-    from execution.calendar import SESSION_CLOSE
+    from execution.data.exchange_calendar import SESSION_CLOSE
 
     close = pendulum.datetime(day.year, day.month, day.day, SESSION_CLOSE.hour, SESSION_CLOSE.minute, tz=EXCHANGE_TZ)
     return now >= close
@@ -186,7 +186,7 @@ class FailedDay:
     fetch_error: str | None = None
 
 
-# The message of execution.ingest.DaysQuarantined: "; "-joined parts, each either
+# The message of execution.data.ingest.DaysQuarantined: "; "-joined parts, each either
 # "SYMBOL YYYY-MM-DD: quarantined, failed name1, name2" or "SYMBOL YYYY-MM-DD: fetch failed: why".
 _QUARANTINED = re.compile(r"(?P<symbol>[A-Z0-9&._-]+) (?P<day>\d{4}-\d{2}-\d{2}): quarantined, failed (?P<names>[^;]*)")
 _FETCH_FAILED = re.compile(r"(?P<symbol>[A-Z0-9&._-]+) (?P<day>\d{4}-\d{2}-\d{2}): fetch failed: (?P<error>[^;]*)")
@@ -195,7 +195,7 @@ _FETCH_FAILED = re.compile(r"(?P<symbol>[A-Z0-9&._-]+) (?P<day>\d{4}-\d{2}-\d{2}
 def failed_days(exc: BaseException | str | None, symbol: str | None = None, day: str | None = None) -> list[FailedDay]:
     """The symbol-days a failure names, with the expectations each failed (parsed from the message).
 
-    Understands the message of ``execution.ingest.DaysQuarantined``; any other failure is
+    Understands the message of ``execution.data.ingest.DaysQuarantined``; any other failure is
     attributed to the task's own ``symbol`` and ``day`` (from its context) with no expectations.
     """
     message = "" if exc is None else str(exc)
@@ -240,7 +240,7 @@ def send_failure_alert(context: Any, lines: list[str]) -> bool:
     from airflow.sdk import Connection
     from airflow.sdk.exceptions import AirflowNotFoundException
 
-    from execution.alerts import send_alert, target_from_connection
+    from execution.ops.alerts import send_alert, target_from_connection
 
     try:
         conn = Connection.get(ALERT_CONNECTION_ID)

@@ -90,7 +90,7 @@ def nse_daily_bars() -> None:
     @task
     def check_trading_day() -> str:
         """The trading day this run processes; skip the whole run on weekends and NSE holidays."""
-        from execution.calendar import why_not_trading
+        from execution.data.exchange_calendar import why_not_trading
 
         context = get_current_context()
         day = run_day(context)
@@ -113,7 +113,7 @@ def nse_daily_bars() -> None:
     @task(map_index_template="{{ nse_symbol }}", **fetch_retry_args())
     def fetch_bars(symbol: str, day: str) -> dict:
         """Fetch the day's bars of one symbol from the configured source into bars_staging."""
-        from execution.ingest import fetch_and_stage
+        from execution.data.ingest import fetch_and_stage
 
         context = get_current_context()
         label_task(context, symbol, day)
@@ -125,7 +125,7 @@ def nse_daily_bars() -> None:
     @task(map_index_template="{{ nse_symbol }}")
     def validate_bars(staged: dict) -> dict:
         """Run the Great Expectations suite on the staged day(s) of one symbol."""
-        from execution.ingest import validate_staged
+        from execution.data.ingest import validate_staged
 
         context = get_current_context()
         label_task(context, staged["symbol"], days_of(staged))
@@ -134,7 +134,7 @@ def nse_daily_bars() -> None:
     @task(map_index_template="{{ nse_symbol }}", outlets=[BARS_ASSET])
     def publish_bars(validated: dict) -> dict:
         """Publish passed days atomically, quarantine failed ones (then fail), emit the bars Asset."""
-        from execution.ingest import publish_validated
+        from execution.data.ingest import publish_validated
 
         context = get_current_context()
         label_task(context, validated["symbol"], days_of(validated))

@@ -10,7 +10,7 @@ the day with the ``day`` param (``{"day": "2020-01-31"}``) and is not held back.
 
 **Tasks.** ``resolve_days`` -> mapped over the days: ``write_next_day_schedules`` (the champion's
 plan beside the baselines for every parent order of the *next* trading day,
-:func:`execution.schedule.write_schedules`) -> ``render_report`` (the day's HTML + JSON report,
+:func:`execution.trading.schedules.write_schedules`) -> ``render_report`` (the day's HTML + JSON report,
 which includes tomorrow's schedule, :func:`execution.report.daily.render_daily_report`). The
 report's path and its URL in the Airflow UI (``/nse-reports/...``, served by the plugin) are
 logged, returned as XCom (also under the key ``report_url``) and emitted on the
@@ -56,7 +56,7 @@ REPORT_ASSET = Asset(name="nse_daily_report", uri="x-nse-exec://reports/daily", 
 REPORT_RETRY_POLICY = ExceptionRetryPolicy(
     rules=[
         RetryRule(
-            exception=["execution.report.policies.ChampionUnavailable", "builtins.ValueError"],
+            exception=["execution.models.champion.ChampionUnavailable", "builtins.ValueError"],
             action=RetryAction.FAIL,
             reason="champion unusable or bad request: a retry cannot help",
         )
@@ -93,8 +93,8 @@ def airflow_base_url() -> str:
 
 def pending_symbols(settings: Any, day: date) -> list[str]:
     """Configured symbols whose ``day`` is neither published nor quarantined yet."""
+    from execution.data.store import active_quarantine, published_days
     from execution.db import connection
-    from execution.store import active_quarantine, published_days
 
     pending = []
     with connection(settings) as conn:
@@ -165,8 +165,8 @@ def nse_execution_reports() -> None:
     @task(map_index_template="{{ nse_day }}")
     def write_next_day_schedules(day: str) -> dict[str, Any]:
         """Plan every parent order of the trading day after ``day`` (champion beside the baselines)."""
-        from execution.calendar import next_trading_day
-        from execution.schedule import write_schedules
+        from execution.data.exchange_calendar import next_trading_day
+        from execution.trading.schedules import write_schedules
 
         context = get_current_context()
         label_task(context, ",".join(run_settings(context).symbols), day)

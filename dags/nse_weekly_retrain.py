@@ -20,7 +20,7 @@ in the training and in the validation window; ``train_evaluate_promote`` is mapp
 product symbol x agent (``expand(symbol=..., agent=...)``) in the pool ``nse_training`` (1 slot on
 a 2-core machine: one training at a time) and raises ``AirflowSkipException`` -- with the counts
 and the first bad days in the log -- for a symbol whose windows have more unusable days than
-``max_bad_day_fraction`` (default 5 %); otherwise it calls :func:`execution.agents.retrain.retrain`
+``max_bad_day_fraction`` (default 5 %); otherwise it calls :func:`execution.models.retrain.retrain`
 (train, save, register, evaluate on the validation window, promote by the configured rule).
 ``summarize_retrain`` logs one line per model (status, advantage over TWAP with its CI, why).
 Every task has retries and an ``execution_timeout`` (training: 2 h, 1 retry, none for a bad
@@ -62,7 +62,7 @@ if str(Path(__file__).resolve().parent) not in sys.path:
 
 from common import EXCHANGE_TZ, default_args, label_task, run_settings
 
-from execution.airflow_env import TRAINING_POOL  # shared with the demo and make airflow
+from execution.ops.airflow_config import TRAINING_POOL  # shared with the demo and make airflow
 
 if TYPE_CHECKING:
     from execution.config import Windows
@@ -146,7 +146,7 @@ def _bps(value: float | None) -> str:
 
 
 def unusable_reason(health: dict[str, Any], max_fraction: float) -> str | None:
-    """Why a window of :func:`execution.agents.retrain.window_health` is unusable, or ``None`` when it is fine."""
+    """Why a window of :func:`execution.models.retrain.window_health` is unusable, or ``None`` when it is fine."""
     if health["trading_days"] == 0:
         return f"{health['start']}..{health['end']} has no trading days"
     if health["unusable_fraction"] <= max_fraction:
@@ -250,7 +250,7 @@ def nse_weekly_retrain() -> None:
     @task
     def check_data_windows(symbols: list[str], plan: dict[str, Any]) -> dict[str, str | None]:
         """{symbol: why its data is unusable, or None}: quarantined + missing days in either window."""
-        from execution.agents.retrain import window_health
+        from execution.models.retrain import window_health
 
         settings = run_settings(get_current_context())
         window, max_fraction = plan["window"], plan["max_bad_day_fraction"]
@@ -286,7 +286,7 @@ def nse_weekly_retrain() -> None:
         symbol: str, agent: str, plan: dict[str, Any], verdicts: dict[str, str | None]
     ) -> dict[str, Any]:
         """Train ``agent`` on ``symbol``, register, evaluate on the validation window, promote; skip on bad data."""
-        from execution.agents.retrain import retrain
+        from execution.models.retrain import retrain
 
         context = get_current_context()
         window = plan["window"]

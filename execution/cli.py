@@ -13,9 +13,9 @@ import logging
 import sys
 
 from execution.config import load_settings
+from execution.data.ingest import IngestError
+from execution.data.sources.base import SourceError
 from execution.db import DatabaseUnavailable
-from execution.ingest import IngestError
-from execution.sources.base import SourceError
 
 COMMANDS = (
     "ingest",

@@ -15,7 +15,7 @@ from stable_baselines3.common.vec_env import DummyVecEnv
 
 from execution.agents import catalog
 from execution.agents.ddqn import DoubleDQN, dqn_next_values, next_state_values
-from execution.agents.policies import ClippedQNetwork
+from execution.agents.networks import ClippedQNetwork
 from execution.agents.training import (
     make_vec_env,
     save_artifact,
@@ -23,11 +23,11 @@ from execution.agents.training import (
     train_agent,
     write_learning_curve,
 )
-from execution.backtest import policy_strategy, run_strategies
 from execution.config import OrderParams
-from execution.env import ExecutionEnv
-from execution.market_data import from_bars
-from execution.sources.synthetic import SyntheticSource
+from execution.data.sources.synthetic import SyntheticSource
+from execution.sim.backtest import policy_strategy, run_strategies
+from execution.sim.execution_env import ExecutionEnv
+from execution.sim.market import from_bars
 
 ORDER = OrderParams()
 N_OBS, N_ACTIONS = ORDER.n_history + 3, ORDER.lots + 1  # 18 values, 21 actions

@@ -18,8 +18,8 @@ from types import SimpleNamespace
 import pytest
 from airflow_support import DAGS_FOLDER
 
-from execution.alerts import target_from_connection
-from execution.ingest import DaysQuarantined
+from execution.data.ingest import DaysQuarantined
+from execution.ops.alerts import target_from_connection
 
 QUARANTINED = "SAIL 2020-01-31: quarantined, failed bars_per_day, longest_gap"
 

@@ -11,7 +11,8 @@ import pandas as pd
 import pytest
 from test_fills_rewards import TINY_ORDER, random_market, tiny_market
 
-from execution.backtest import (
+from execution.config import OrderParams
+from execution.sim.backtest import (
     BacktestResult,
     load_results,
     policy_schedule,
@@ -22,11 +23,10 @@ from execution.backtest import (
     run_strategies,
     store_results,
 )
-from execution.baselines import BASELINES
-from execution.config import OrderParams
-from execution.env import ExecutionEnv
-from execution.market_data import from_bars
-from execution.metrics import bootstrap_mean_ci, gain_loss_ratio, summarize
+from execution.sim.baselines import BASELINES
+from execution.sim.execution_env import ExecutionEnv
+from execution.sim.market import from_bars
+from execution.sim.metrics import bootstrap_mean_ci, gain_loss_ratio, summarize
 
 SIX = list(BASELINES)
 
@@ -138,7 +138,7 @@ def test_every_strategy_gets_the_backtest_impact_coefficient(eta):
 
 
 def test_on_synthetic_2020_impact_makes_immediate_the_dearest_and_oracle_the_cheapest():
-    synthetic = pytest.importorskip("execution.sources.synthetic")
+    synthetic = pytest.importorskip("execution.data.sources.synthetic")
     order = OrderParams()
     markets = [
         from_bars(
@@ -200,7 +200,7 @@ def _publish_synthetic(conn, symbols, start, end):
     """Put synthetic bars straight into bars_1m (what ingest publishes after validation)."""
     from psycopg2.extras import execute_values
 
-    synthetic = pytest.importorskip("execution.sources.synthetic")
+    synthetic = pytest.importorskip("execution.data.sources.synthetic")
     for symbol in symbols:
         bars = synthetic.SyntheticSource(seed=7).fetch(symbol, start, end).bars
         minutes = bars["ts"].dt.hour * 60 + bars["ts"].dt.minute
@@ -219,7 +219,7 @@ def _publish_synthetic(conn, symbols, start, end):
 
 
 def test_backtest_results_are_stored_and_replaced(conn):
-    from execution.backtest import backtest
+    from execution.sim.backtest import backtest
 
     _publish_synthetic(conn, ["RELIANCE"], date(2019, 12, 1), date(2020, 1, 20))
     result = backtest(conn, ["RELIANCE"], date(2020, 1, 1), date(2020, 1, 20), OrderParams(), SIX, n_resamples=50)

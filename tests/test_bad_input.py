@@ -10,7 +10,7 @@ import pandas as pd
 import pytest
 
 from execution.cli import main
-from execution.sources.synthetic import SyntheticSource
+from execution.data.sources.synthetic import SyntheticSource
 
 DAYS = (date(2020, 1, 29), date(2020, 1, 30), date(2020, 1, 31))
 BAD_DAY = date(2020, 1, 30)

@@ -9,7 +9,8 @@ import numpy as np
 import pytest
 from test_fills_rewards import TINY_ORDER, mirrored, random_market, tiny_market
 
-from execution.baselines import (
+from execution.config import OrderParams
+from execution.sim.baselines import (
     BASELINES,
     almgren_chriss,
     almgren_chriss_fraction,
@@ -20,8 +21,7 @@ from execution.baselines import (
     twap_seed,
     vwap,
 )
-from execution.config import OrderParams
-from execution.fills import execute_schedule
+from execution.sim.fills import execute_schedule
 
 # tiny day (V = 3 lots, N = 4): seed fills 101, 99, 102, 98 at the decisions, 103 forced at t_N
 TINY_EXPECTED = {

@@ -105,8 +105,8 @@ def _free_port() -> int:
 def celery_settings(tmp_path_factory) -> Iterator[dict[str, str]]:
     """Broker, result backend, queue and Execution API URL, set in this process's environment too."""
     celery_executor_class()  # nothing to start when the executor cannot even be imported
-    from execution.airflow_env import ensure_database, sqlalchemy_url
     from execution.config import load_settings
+    from execution.ops.airflow_config import ensure_database, sqlalchemy_url
 
     results_url = "db+" + sqlalchemy_url(ensure_database(load_settings(), "celery_results"))
     port = _free_port()

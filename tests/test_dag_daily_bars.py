@@ -152,8 +152,8 @@ def test_session_closes_at_15_30_ist(common):
 def test_fetch_retries_with_exponential_backoff_only_when_retrying_can_help(dag):
     from airflow.sdk import RetryAction
 
-    from execution.ingest import IngestError
-    from execution.sources.base import SourceError
+    from execution.data.ingest import IngestError
+    from execution.data.sources.base import SourceError
 
     fetch = dag.get_task("fetch_bars")
     assert fetch.retries >= 3
@@ -185,7 +185,7 @@ def test_every_task_has_the_failure_callback(dag, common):
 
 
 def test_failure_callback_logs_symbol_day_and_failed_expectations(common, caplog):
-    from execution.ingest import DaysQuarantined
+    from execution.data.ingest import DaysQuarantined
 
     exc = DaysQuarantined(
         "SAIL 2020-01-31: quarantined, failed bar_count_per_day, max_missing_minutes_run; "
@@ -202,7 +202,7 @@ def test_failure_callback_logs_symbol_day_and_failed_expectations(common, caplog
 
 
 def test_failure_callback_names_the_symbol_day_of_other_errors(common):
-    from execution.sources.base import SourceError
+    from execution.data.sources.base import SourceError
 
     ti = SimpleNamespace(dag_id=DAG_ID, task_id="fetch_bars", rendered_map_index=None)
     context = {"ti": ti, "run_id": "r", "exception": SourceError("HTTP 503"), "nse_symbol": "RELIANCE"}

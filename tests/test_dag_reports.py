@@ -20,9 +20,10 @@ configure_airflow_env()  # no-op under tests/conftest.py; lets the module run on
 import pendulum  # noqa: E402
 import pytest  # noqa: E402
 
-from execution import registry, store  # noqa: E402
+from execution.data import store  # noqa: E402
+from execution.models import registry  # noqa: E402
+from execution.data.sources.synthetic import SyntheticSource  # noqa: E402
 from execution.db import connect  # noqa: E402
-from execution.sources.synthetic import SyntheticSource  # noqa: E402
 
 DAG_ID = "nse_execution_reports"
 HISTORY = (date(2019, 11, 1), date(2020, 1, 31))
@@ -85,7 +86,7 @@ def test_every_task_has_retries_a_timeout_and_the_failure_callback(dag):
 def test_an_unloadable_champion_fails_at_once_other_errors_are_retried(dag):
     from airflow.sdk import RetryAction
 
-    from execution.report.policies import ChampionUnavailable
+    from execution.models.champion import ChampionUnavailable
 
     for task_id in ("write_next_day_schedules", "render_report"):
         policy = dag.get_task(task_id).partial_kwargs["retry_policy"]
@@ -203,7 +204,7 @@ def test_dag_test_writes_the_next_day_schedules_and_the_report(dag, airflow_db, 
 
 @pytest.mark.slow
 def test_dag_test_fails_loudly_when_the_champion_cannot_be_loaded(dag, airflow_db, history, caplog):
-    from execution.agents.retrain import retrain
+    from execution.models.retrain import retrain
 
     summary = retrain(history, "RELIANCE", "dqn_sl", date(2019, 12, 2), date(2019, 12, 31), episodes=2, seed=1)
     conn = connect(history)

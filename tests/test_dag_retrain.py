@@ -18,10 +18,11 @@ configure_airflow_env()  # no-op under tests/conftest.py; lets the module run on
 import pendulum  # noqa: E402
 import pytest  # noqa: E402
 
-from execution import registry, store  # noqa: E402
+from execution.data import store  # noqa: E402
+from execution.models import registry  # noqa: E402
 from execution.config import Windows  # noqa: E402
+from execution.data.sources.synthetic import SyntheticSource  # noqa: E402
 from execution.db import connect  # noqa: E402
-from execution.sources.synthetic import SyntheticSource  # noqa: E402
 
 DAG_ID = "nse_weekly_retrain"
 HISTORY = (date(2019, 11, 1), date(2020, 1, 31))

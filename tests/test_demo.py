@@ -9,8 +9,8 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from execution import demo
 from execution.db import connect
+from execution.ops import demo
 
 IST = ZoneInfo("Asia/Kolkata")
 
@@ -87,7 +87,7 @@ def test_the_environment_points_airflow_at_exec_home_and_the_airflow_database(se
     env = demo.demo_environment(settings)
     assert env["EXEC_HOME"] == str(settings.home)
     assert env["AIRFLOW_HOME"] == str(settings.home / "airflow")
-    assert env["AIRFLOW__CORE__DAGS_FOLDER"] == str(Path(demo.__file__).resolve().parents[1] / "dags")
+    assert env["AIRFLOW__CORE__DAGS_FOLDER"] == str(Path(demo.__file__).resolve().parents[2] / "dags")
     assert env["AIRFLOW__CORE__LOAD_EXAMPLES"] == "False"
     # the metadata database "airflow" on the service's own PostgreSQL server
     assert env["AIRFLOW__DATABASE__SQL_ALCHEMY_CONN"].startswith("postgresql+psycopg2://")

@@ -13,12 +13,12 @@ from conftest import requires_samples, samples_dir
 from gymnasium.utils.env_checker import check_env
 from test_fills_rewards import TINY_ORDER, random_market, tiny_market
 
-from execution.calendar import session_minutes
 from execution.config import OrderParams
-from execution.env import ExecutionEnv
-from execution.fills import execute_schedule
-from execution.market_data import from_bars
-from execution.rewards import episode_acr, episode_vr
+from execution.data.exchange_calendar import session_minutes
+from execution.sim.execution_env import ExecutionEnv
+from execution.sim.fills import execute_schedule
+from execution.sim.market import from_bars
+from execution.sim.rewards import episode_acr, episode_vr
 
 # ------------------------------------------------------------------ gymnasium contract
 

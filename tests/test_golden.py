@@ -18,11 +18,11 @@ import pandas as pd
 from test_report import HISTORY, ingested
 
 from execution.config import OrderParams
-from execution.backtest import run_strategies
-from execution.baselines import BASELINES
-from execution.market_data import from_bars
-from execution.schedule import load_schedules, write_schedules
-from execution.sources.synthetic import SyntheticSource
+from execution.data.sources.synthetic import SyntheticSource
+from execution.sim.backtest import run_strategies
+from execution.sim.baselines import BASELINES
+from execution.sim.market import from_bars
+from execution.trading.schedules import load_schedules, write_schedules
 
 GOLDEN_SEED = 7
 GOLDEN_BARS_DAY = date(2020, 1, 31)

@@ -10,12 +10,12 @@ import psycopg2
 import pytest
 from conftest import requires_samples, samples_dir
 
-from execution.calendar import trading_days
 from execution.cli import main
 from execution.config import load_settings
+from execution.data.exchange_calendar import trading_days
+from execution.data.ingest import ingest
+from execution.data.sources.synthetic import SyntheticSource
 from execution.db import connect
-from execution.ingest import ingest
-from execution.sources.synthetic import SyntheticSource
 
 
 def status_json(capsys) -> dict:
@@ -157,7 +157,7 @@ def test_external_database_url_is_used_when_set(tmp_path, monkeypatch):
 
 
 def test_digest_ignores_timestamp_unit_and_counts_session_rows():
-    from execution.store import content_digests
+    from execution.data.store import content_digests
 
     bars = SyntheticSource(seed=5).fetch("SAIL", date(2020, 1, 31), date(2020, 1, 31)).bars
     pre_open = bars.iloc[:2].assign(ts=bars["ts"].iloc[:2] - pd.Timedelta(minutes=10))  # 09:05, 09:06

@@ -13,10 +13,10 @@ from test_report import HISTORY, ingested
 
 from execution import cli
 from execution.config import OrderParams
-from execution.orders import add_order, ensure_default_orders, list_orders
-from execution.report import policies as policies_module
-from execution.report.policies import PolicyChoice
-from execution.schedule import decision_table, load_schedules, schedules_dir, slot_lots, write_schedules
+from execution.models import champion as policies_module
+from execution.models.champion import PolicyChoice
+from execution.trading.orders import add_order, ensure_default_orders, list_orders
+from execution.trading.schedules import decision_table, load_schedules, schedules_dir, slot_lots, write_schedules
 
 IST = ZoneInfo("Asia/Kolkata")
 PLAN_DAY = date(2020, 2, 3)  # a Monday; the bars before it end on Friday 2020-01-31
@@ -174,8 +174,8 @@ def test_baseline_schedules_sum_to_the_order_in_whole_lots_within_the_horizon(co
 
 
 def test_the_nominal_path_is_flat_at_the_last_close_with_the_trailing_volume_profile(conn, history):
-    from execution.schedule import nominal_path
-    from execution.store import load_published
+    from execution.data.store import load_published
+    from execution.trading.schedules import nominal_path
 
     bars = load_published(conn, "RELIANCE", *HISTORY)
     nominal = nominal_path(conn, "RELIANCE", PLAN_DAY, history.order)

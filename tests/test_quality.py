@@ -14,8 +14,8 @@ import pandas as pd
 import pytest
 from conftest import requires_samples, samples_dir
 
-from execution.calendar import is_trading_day
-from execution.quality import (
+from execution.data.exchange_calendar import is_trading_day
+from execution.data.quality import (
     DayVerdict,
     FailedExpectation,
     build_data_docs,

@@ -9,16 +9,17 @@ import numpy as np
 import pytest
 from psycopg2 import IntegrityError
 
-from execution import registry, store
-from execution.agents.retrain import retrain, validation_window, window_health
 from execution.agents.training import save_artifact, train_agent
-from execution.backtest import resolve_strategy
-from execution.baselines import twap_seed
 from execution.cli import main
 from execution.config import OrderParams
-from execution.market_data import from_bars
-from execution.promotion import Comparison, PromotionRule, decide, load_rule
-from execution.sources.synthetic import SyntheticSource
+from execution.data import store
+from execution.data.sources.synthetic import SyntheticSource
+from execution.models import registry
+from execution.models.promotion import Comparison, PromotionRule, decide, load_rule
+from execution.models.retrain import retrain, validation_window, window_health
+from execution.sim.backtest import resolve_strategy
+from execution.sim.baselines import twap_seed
+from execution.sim.market import from_bars
 
 ORDER = OrderParams()
 
@@ -192,7 +193,7 @@ def test_corrupt_or_missing_artifacts_fall_back_to_the_previous_champion_then_tw
 
 
 def market_obs(market):
-    from execution.env import observation_table
+    from execution.sim.execution_env import observation_table
 
     return observation_table(market, ORDER)[:, 0]
 

@@ -19,15 +19,15 @@ import numpy as np
 import pytest
 
 from execution import cli
-from execution.backtest import backtest
-from execution.baselines import BASELINES
-from execution.ingest import ingest
-from execution.market_data import lookback_start
+from execution.data.ingest import ingest
+from execution.data.store import load_published
+from execution.models.champion import ChampionUnavailable
 from execution.report.daily import METRIC_COLUMNS, render_daily_report
 from execution.report.experiment import render_experiment_report
-from execution.report.policies import ChampionUnavailable
-from execution.schedule import load_schedules
-from execution.store import load_published
+from execution.sim.backtest import backtest
+from execution.sim.baselines import BASELINES
+from execution.sim.market import lookback_start
+from execution.trading.schedules import load_schedules
 
 DAY = date(2020, 1, 31)
 NEXT_DAY = date(2020, 2, 3)
@@ -166,7 +166,7 @@ def test_report_command(conn, reliance, tmp_path, capsys):
 
 
 def _register_broken_champion(conn, settings) -> int:
-    from execution import registry
+    from execution.models import registry
 
     model_id = registry.register(
         conn,
@@ -368,9 +368,9 @@ def test_the_page_renders_in_headless_chromium_with_every_chart_and_no_console_e
 
 @pytest.mark.slow
 def test_a_trained_champion_is_replayed_planned_and_mapped(conn, reliance, tmp_path):
-    from execution import registry
-    from execution.agents.retrain import retrain
-    from execution.backtest import policy_strategy
+    from execution.models import registry
+    from execution.models.retrain import retrain
+    from execution.sim.backtest import policy_strategy
 
     trained = retrain(reliance, "RELIANCE", "dqn_sl", date(2020, 1, 27), date(2020, 1, 29), episodes=3, seed=0)
     model_id = trained["model_id"]

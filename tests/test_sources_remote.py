@@ -17,10 +17,10 @@ import pytest
 import requests
 from kiteconnect import KiteConnect
 
-from execution.sources.base import SourceError
-from execution.sources.kite import KiteSource, kite_credentials
-from execution.sources.yahoo import YahooSource
-from execution.ticks import off_tick
+from execution.data.sources.base import SourceError
+from execution.data.sources.kite import KiteSource, kite_credentials
+from execution.data.sources.yahoo import YahooSource
+from execution.data.ticks import off_tick
 
 DATA = Path(__file__).parent / "data"
 

@@ -9,8 +9,8 @@ import pandas as pd
 import pytest
 
 from execution.config import load_settings
-from execution.sources.synthetic import SyntheticSource, daily_path
-from execution.ticks import off_tick, tick_size
+from execution.data.sources.synthetic import SyntheticSource, daily_path
+from execution.data.ticks import off_tick, tick_size
 
 SEED_START, SEED_END = date(2018, 1, 1), date(2020, 12, 31)
 PRICES = ["open", "high", "low", "close"]

@@ -11,7 +11,7 @@ The only difference from DQN is the value of the next state in the TD target
 gradient clipping, logging) and swaps in, for the duration of the call, a target module whose
 ``max`` over actions *is* the Double-DQN value: it returns ``Q_target(s', argmax_a Q_online(s', a))``
 repeated over the action axis. The online network picks the action in eval mode (no dropout),
-as the target network always runs (see :mod:`execution.agents.policies`).
+as the target network always runs (see :mod:`execution.agents.networks`).
 """
 
 from __future__ import annotations

@@ -8,7 +8,7 @@ replay memory 10,000               ``buffer_size=10_000``
 target network every 50 episodes   ``target_update_interval = 50 * N`` environment steps
                                    (an episode is at most N decisions; hard update, ``tau=1``)
 Adam, lr 0.001                     ``SeedDQNPolicy`` uses Adam; ``learning_rate=1e-3``
-output clipped to [-100, 100]      :class:`execution.agents.policies.ClippedQNetwork`
+output clipped to [-100, 100]      :class:`execution.agents.networks.ClippedQNetwork`
 epsilon 1.0 -> 0.1 over 6,000      ``exploration_fraction = min(1, 6000 / total_timesteps)``
 frames                             (stable-baselines3 anneals over a fraction of the budget)
 Dense(20) + Dropout                ``net_arch=[20]`` or ``[20, 20, 20]``, tanh, dropout
@@ -33,7 +33,7 @@ from stable_baselines3 import DQN
 from stable_baselines3.common.vec_env import VecEnv
 
 from execution.agents.ddqn import DoubleDQN
-from execution.agents.policies import SeedDQNPolicy
+from execution.agents.networks import SeedDQNPolicy
 
 
 def dqn_kwargs(hyper: dict[str, Any], layers: int, total_timesteps: int, episode_steps: int) -> dict[str, Any]:

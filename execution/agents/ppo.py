@@ -13,7 +13,7 @@ from typing import Any
 from stable_baselines3 import PPO
 from stable_baselines3.common.vec_env import VecEnv
 
-from execution.agents.policies import actor_critic_kwargs
+from execution.agents.networks import actor_critic_kwargs
 
 
 def ppo_kwargs(hyper: dict[str, Any], layers: int) -> dict[str, Any]:

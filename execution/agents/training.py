@@ -39,13 +39,13 @@ from tqdm import tqdm
 from execution.agents import catalog
 from execution.agents.dqn import dqn_kwargs, schedule_overrides
 from execution.config import OrderParams
-from execution.env import ExecutionEnv
-from execution.market_data import MarketData
+from execution.sim.execution_env import ExecutionEnv
+from execution.sim.market import MarketData
 
 WORKER_PRELOAD = (
     "stable_baselines3.common.vec_env.subproc_vec_env",
     "stable_baselines3.common.monitor",
-    "execution.env",
+    "execution.sim.execution_env",
 )
 
 

@@ -1,7 +1,7 @@
 """``airflow-ui``: run Airflow for this project (``make airflow``) and print its URL and login.
 
 Starts ``airflow standalone`` (API server with the UI, scheduler, DAG processor, triggerer; the
-LocalExecutor) as a subprocess, in the environment of :func:`execution.airflow_env.airflow_environment`:
+LocalExecutor) as a subprocess, in the environment of :func:`execution.ops.airflow_config.airflow_environment`:
 the project's ``dags/`` and ``plugins/``, ``AIRFLOW_HOME=$EXEC_HOME/airflow``, the metadata database
 on the service's own PostgreSQL, and the same ``EXEC_HOME`` (bars, models, reports) as every other
 command. Login: the SimpleAuthManager's user ``admin``, whose password is kept in
@@ -26,8 +26,8 @@ import urllib.error
 import urllib.request
 from pathlib import Path
 
-from execution.airflow_env import POOL_DESCRIPTION, TRAINING_POOL, TRAINING_POOL_SLOTS, airflow_environment
 from execution.config import Settings
+from execution.ops.airflow_config import POOL_DESCRIPTION, TRAINING_POOL, TRAINING_POOL_SLOTS, airflow_environment
 
 ADMIN_USER = "admin"
 PASSWORD_FILE_NAME = "simple_auth_manager_passwords.json.generated"

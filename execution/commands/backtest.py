@@ -10,13 +10,13 @@ from typing import Any
 
 import pandas as pd
 
-from execution.backtest import BacktestResult, backtest, strategy_names
 from execution.commands._args import iso_date, symbol_list
 from execution.config import Settings
 from execution.db import connection
-from execution.fills import FILL_MODELS, IMPACT_ETA
-from execution.registry import install_backtest_strategies
-from execution.rewards import DEFAULT_RISK_AVERSION_PER_BPS
+from execution.models.registry import install_backtest_strategies
+from execution.sim.backtest import BacktestResult, backtest, strategy_names
+from execution.sim.fills import FILL_MODELS, IMPACT_ETA
+from execution.sim.rewards import DEFAULT_RISK_AVERSION_PER_BPS
 
 DEFAULT_STRATEGIES = "twap_seed,twap_even,vwap,almgren_chriss,immediate,oracle"
 TABLE_COLUMNS = [

@@ -2,16 +2,16 @@
 
 History is bulk-loaded with the library; then ``nse_daily_bars`` for the last trading days up to
 ``--end``, ``nse_weekly_retrain`` with a small budget and ``nse_execution_reports`` run through
-``airflow dags test`` (see :mod:`execution.demo`). Ends by naming the report and the Airflow UI.
+``airflow dags test`` (see :mod:`execution.ops.demo`). Ends by naming the report and the Airflow UI.
 """
 
 from __future__ import annotations
 
 import argparse
 
-from execution import demo
 from execution.commands._args import iso_date
 from execution.config import Settings
+from execution.ops import demo
 
 
 def _agent_list(text: str) -> tuple[str, ...]:

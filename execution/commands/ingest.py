@@ -7,8 +7,8 @@ import sys
 
 from execution.commands._args import iso_date, symbol_list
 from execution.config import Settings
-from execution.ingest import ingest
-from execution.sources import SOURCE_NAMES
+from execution.data.ingest import ingest
+from execution.data.sources import SOURCE_NAMES
 
 EXIT_SOME_DAYS_HELD = 3
 

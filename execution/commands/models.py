@@ -5,9 +5,9 @@ from __future__ import annotations
 import argparse
 import json
 
-from execution import registry
 from execution.config import Settings
 from execution.db import connection
+from execution.models import registry
 
 LIST_COLUMNS = ("id", "symbol", "agent", "status", "train window", "episodes", "reward/fill", "adv vs TWAP", "created")
 

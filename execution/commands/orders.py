@@ -8,7 +8,7 @@ import json
 from execution.commands._args import iso_date
 from execution.config import Settings
 from execution.db import connection
-from execution.orders import add_order, list_orders
+from execution.trading.orders import add_order, list_orders
 
 
 def add_parser(subparsers: argparse._SubParsersAction) -> None:

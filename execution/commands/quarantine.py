@@ -5,11 +5,11 @@ from __future__ import annotations
 import argparse
 import json
 
-from execution import store
 from execution.commands._args import iso_date
 from execution.config import Settings
+from execution.data import store
+from execution.data.ingest import release
 from execution.db import connection
-from execution.ingest import release
 
 
 def add_parser(subparsers: argparse._SubParsersAction) -> None:

@@ -13,7 +13,7 @@ from pathlib import Path
 
 from execution.commands._args import iso_date, symbol_list
 from execution.config import Settings
-from execution.report.policies import ChampionUnavailable
+from execution.models.champion import ChampionUnavailable
 
 EXIT_CHAMPION_UNAVAILABLE = 3
 KINDS = ("daily", "experiment")

@@ -8,8 +8,8 @@ import sys
 
 from execution.commands._args import iso_date
 from execution.config import Settings
-from execution.report.policies import ChampionUnavailable
-from execution.schedule import write_schedules
+from execution.models.champion import ChampionUnavailable
+from execution.trading.schedules import write_schedules
 
 EXIT_CHAMPION_UNAVAILABLE = 3
 

@@ -5,8 +5,8 @@ from __future__ import annotations
 import argparse
 import json
 
-from execution import store
 from execution.config import Settings
+from execution.data import store
 from execution.db import connection
 
 

@@ -7,8 +7,8 @@ import json
 
 from execution.commands._args import iso_date
 from execution.config import Settings
-from execution.fills import FILL_MODELS
-from execution.rewards import REWARDS
+from execution.sim.fills import FILL_MODELS
+from execution.sim.rewards import REWARDS
 
 
 def add_parser(subparsers: argparse._SubParsersAction) -> None:
@@ -52,7 +52,7 @@ def hyper_override(text: str) -> tuple[str, object]:
 def run(args: argparse.Namespace, settings: Settings) -> int:
     """Train, register, validate, promote; print what happened."""
     from execution.agents.catalog import hyperparameters
-    from execution.agents.retrain import retrain
+    from execution.models.retrain import retrain
 
     start = args.train_start or settings.windows.train_start
     end = args.train_end or settings.windows.train_end
@@ -94,7 +94,7 @@ def _comparison(label: str, comparison: dict | None) -> str:
 
 
 def format_summary(summary: dict) -> str:
-    """Human-readable lines of a :func:`execution.agents.retrain.retrain` summary."""
+    """Human-readable lines of a :func:`execution.models.retrain.retrain` summary."""
     lines = [
         f"model {summary['model_id']}: {summary['agent']} on {summary['symbol']} "
         f"{summary['train_start']}..{summary['train_end']} ({summary['train_days']} days), "

@@ -7,7 +7,7 @@ import sys
 
 from execution.commands._args import iso_date, symbol_list
 from execution.config import Settings
-from execution.ingest import revalidate
+from execution.data.ingest import revalidate
 
 
 def add_parser(subparsers: argparse._SubParsersAction) -> None:

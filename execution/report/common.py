@@ -12,9 +12,9 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from execution.calendar import SESSION_OPEN
-from execution.quality import data_docs_dir, load_verdicts
-from execution.store import active_quarantine
+from execution.data.exchange_calendar import SESSION_OPEN
+from execution.data.quality import data_docs_dir, load_verdicts
+from execution.data.store import active_quarantine
 
 TEMPLATES_DIR = Path(__file__).resolve().parent / "templates"
 

@@ -4,8 +4,8 @@ For every parent order of day ``D`` (the configured order of each configured sym
 day has none), the page shows:
 
 * **the replay of D**: every baseline and the champion executed on the day's published bars
-  through the backtester (:func:`execution.backtest.run_backtest` on
-  :func:`execution.market_data.load` -- exactly what ``backtest --start D --end D`` runs), under
+  through the backtester (:func:`execution.sim.backtest.run_backtest` on
+  :func:`execution.sim.market.load` -- exactly what ``backtest --start D --end D`` runs), under
   both fill models: average price, shortfall against arrival and advantage over ``twap_seed``
   in bps, child orders, completion, peak participation; the price path with every strategy's
   fills marked and the inventory over time;
@@ -17,12 +17,12 @@ day has none), the page shows:
 * **data quality** of the day (the Great Expectations verdict, any quarantine) with links to the
   Data Docs;
 * **models in use** with their registry versions, and any fallback with its reason;
-* **tomorrow's schedule**: the next trading day's plans (:mod:`execution.schedule`, computed
+* **tomorrow's schedule**: the next trading day's plans (:mod:`execution.trading.schedules`, computed
   when missing), the nominal path they assume and the policy's decision table.
 
 A fallback to ``twap_seed`` is stated on the page. When a registered champion cannot be loaded at
 all (not even the previous one), the page and JSON are written and then
-:class:`~execution.report.policies.ChampionUnavailable` is raised, so that the reports DAG fails.
+:class:`~execution.models.champion.ChampionUnavailable` is raised, so that the reports DAG fails.
 """
 
 from __future__ import annotations
@@ -37,13 +37,16 @@ import numpy as np
 import pandas as pd
 
 from execution import __version__
-from execution.backtest import METRIC_COLUMNS, run_backtest
-from execution.baselines import BASELINES
-from execution.calendar import next_trading_day, trading_days
 from execution.config import OrderParams, Settings
-from execution.fills import FILL_MODELS, IMPACT_ETA, execute_schedule
-from execution.market_data import load, lookback_start, start_minute
-from execution.orders import ParentOrder, check_trading_day, list_orders
+from execution.data.exchange_calendar import next_trading_day, trading_days
+from execution.models.champion import (
+    CHAMPION_NAME,
+    ChampionUnavailable,
+    PolicyCache,
+    PolicyChoice,
+    model_policy,
+    raise_if_failed,
+)
 from execution.report import charts
 from execution.report.common import (
     bar_sources,
@@ -56,16 +59,13 @@ from execution.report.common import (
     render,
     write_json,
 )
-from execution.report.policies import (
-    CHAMPION_NAME,
-    ChampionUnavailable,
-    PolicyCache,
-    PolicyChoice,
-    model_policy,
-    raise_if_failed,
-)
-from execution.rewards import DEFAULT_RISK_AVERSION_PER_BPS
-from execution.schedule import SCHEDULE_BASELINES, decision_table, load_schedules, write_schedules
+from execution.sim.backtest import METRIC_COLUMNS, run_backtest
+from execution.sim.baselines import BASELINES
+from execution.sim.fills import FILL_MODELS, IMPACT_ETA, execute_schedule
+from execution.sim.market import load, lookback_start, start_minute
+from execution.sim.rewards import DEFAULT_RISK_AVERSION_PER_BPS
+from execution.trading.orders import ParentOrder, check_trading_day, list_orders
+from execution.trading.schedules import SCHEDULE_BASELINES, decision_table, load_schedules, write_schedules
 
 log = logging.getLogger(__name__)
 

@@ -7,12 +7,12 @@ exists, and flagged as not out of sample), and shows:
 
 * **the whole test period** (the headline, never a single day): every agent and baseline over
   every published day of the test window, both fill models, with the mean advantage over
-  ``twap_seed`` and its seeded bootstrap 95 % CI (:func:`execution.backtest.run_backtest`,
-  aggregated by :func:`execution.metrics.summarize`, per symbol and over all symbols);
+  ``twap_seed`` and its seeded bootstrap 95 % CI (:func:`execution.sim.backtest.run_backtest`,
+  aggregated by :func:`execution.sim.metrics.summarize`, per symbol and over all symbols);
 * **the seed's figures**: average reward per episode and steps per episode of each agent (the
   learning curves recorded at training), the executed price and the inventory over time of each
   agent on the test date (31 Jan 2020) for each symbol, and the DQN-SL state-action map (lots by
-  inventory left x time left, :func:`execution.schedule.decision_table`);
+  inventory left x time left, :func:`execution.trading.schedules.decision_table`);
 * which data it ran on (synthetic or real, and where from) and which agents have no model.
 """
 
@@ -29,17 +29,17 @@ import pandas as pd
 
 from execution import __version__
 from execution.agents.catalog import AGENTS, SEED_AGENTS
-from execution.backtest import policy_strategy, run_backtest
-from execution.baselines import BASELINES
-from execution.calendar import trading_days
 from execution.config import OrderParams, Settings
-from execution.fills import FILL_MODELS
-from execution.market_data import load
-from execution.metrics import summarize
+from execution.data.exchange_calendar import trading_days
 from execution.report import charts
 from execution.report.common import bar_sources, heat_table, inline_svg, json_safe, render, write_json
 from execution.report.daily import SUMMARY_COLUMNS, replay_charts, replay_strategies
-from execution.schedule import decision_table
+from execution.sim.backtest import policy_strategy, run_backtest
+from execution.sim.baselines import BASELINES
+from execution.sim.fills import FILL_MODELS
+from execution.sim.market import load
+from execution.sim.metrics import summarize
+from execution.trading.schedules import decision_table
 
 log = logging.getLogger(__name__)
 
@@ -50,7 +50,7 @@ CURVE_WINDOW = 20
 
 
 def _registry():
-    from execution import registry
+    from execution.models import registry
 
     return registry
 

@@ -1,0 +1,213 @@
+"""The promotion rule: when a newly trained model (the challenger) replaces the champion.
+
+On the validation window, under one fill model (the challenger's training fill unless
+configured), per day:
+
+* advantage over ``twap_seed`` = ``shortfall(twap_seed) - shortfall(challenger)`` (bps, + = better);
+* advantage over the incumbent = ``shortfall(incumbent) - shortfall(challenger)``, where the
+  incumbent is the policy the service would use now (the champion, or the previous champion when
+  the champion's artifact is unusable; see :func:`execution.models.registry.resolve_champion`).
+
+The challenger becomes champion only if
+
+* with an incumbent: its mean advantage over the incumbent exceeds ``min_advantage_over_champion_bps``
+  **and** the lower bound of the seeded percentile-bootstrap 95 % CI of that mean exceeds
+  ``min_ci_low_over_champion_bps``, **and** it beats ``twap_seed``;
+* without one (the symbol's first model, or no loadable champion): the service trades ``twap_seed``,
+  so ``twap_seed`` is the incumbent: the challenger must beat it and the CI lower bound of its mean
+  advantage over ``twap_seed`` must exceed ``min_ci_low_over_champion_bps`` (a lucky validation
+  window does not make a champion);
+
+where *beats twap_seed* means a mean advantage over ``twap_seed`` above ``min_advantage_over_twap_bps``
+(and, with ``require_twap_ci``, a CI lower bound above it too). Fewer than ``min_validation_days``
+days never promote. Otherwise the challenger stays a ``candidate``.
+
+The margins are configuration: the ``[promotion]`` table of the config file (``$EXEC_CONFIG``, else
+``$EXEC_HOME/config.toml``) with any field of :class:`PromotionRule`.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+import tomllib
+from dataclasses import asdict, dataclass, fields
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from execution.config import OrderParams, Settings
+from execution.sim.fills import FILL_MODELS
+from execution.sim.market import MarketData
+from execution.sim.metrics import DEFAULT_BOOTSTRAP, bootstrap_mean_ci, summarize
+
+
+@dataclass(frozen=True)
+class PromotionRule:
+    """Margins of the promotion rule (bps of the arrival price)."""
+
+    min_advantage_over_champion_bps: float = 0.0
+    min_ci_low_over_champion_bps: float = 0.0
+    min_advantage_over_twap_bps: float = 0.0
+    require_twap_ci: bool = False
+    min_validation_days: int = 2
+    fill: str | None = None  # None: the fill model the challenger was trained with
+    n_resamples: int = DEFAULT_BOOTSTRAP
+    bootstrap_seed: int = 0
+
+    def __post_init__(self) -> None:
+        if self.fill is not None and self.fill not in FILL_MODELS:
+            raise ValueError(f"[promotion] fill must be one of {FILL_MODELS}, not {self.fill!r}")
+
+
+def load_rule(settings: Settings, environ: dict[str, str] | None = None) -> PromotionRule:
+    """The rule from the ``[promotion]`` table of the config file, defaults for what it does not set."""
+    env = os.environ if environ is None else environ
+    path = Path(env["EXEC_CONFIG"]) if env.get("EXEC_CONFIG") else settings.home / "config.toml"
+    table: dict[str, Any] = {}
+    if path.is_file():
+        with path.open("rb") as fh:
+            table = tomllib.load(fh).get("promotion", {})
+    known = {f.name for f in fields(PromotionRule)}
+    unknown = set(table) - known
+    if unknown:
+        raise ValueError(f"unknown keys in [promotion] of {path}: {sorted(unknown)}")
+    return PromotionRule(**table)
+
+
+@dataclass(frozen=True)
+class Comparison:
+    """The challenger's per-day advantage over one reference, aggregated."""
+
+    against: str
+    days: int
+    mean_bps: float
+    ci_low_bps: float
+    ci_high_bps: float
+    share_better: float
+
+    @classmethod
+    def of(cls, against: str, advantage_bps: np.ndarray, rule: PromotionRule) -> Comparison:
+        """Aggregate per-day advantages (bps) with the rule's bootstrap."""
+        values = np.asarray(advantage_bps, dtype=float)
+        values = values[np.isfinite(values)]
+        low, high = bootstrap_mean_ci(values, rule.n_resamples, rule.bootstrap_seed)
+        mean = float(values.mean()) if values.size else float("nan")
+        share = float((values > 0).mean()) if values.size else float("nan")
+        return cls(against, int(values.size), mean, low, high, share)
+
+
+@dataclass(frozen=True)
+class Decision:
+    """Whether the challenger becomes champion, and why (one sentence)."""
+
+    promote: bool
+    reason: str
+
+
+def _above(value: float, margin: float) -> bool:
+    return math.isfinite(value) and value > margin
+
+
+def decide(vs_twap: Comparison, vs_incumbent: Comparison | None, rule: PromotionRule) -> Decision:
+    """Apply the rule (module docstring) to the comparisons."""
+    if vs_twap.days < rule.min_validation_days:
+        return Decision(False, f"only {vs_twap.days} validation day(s); the rule needs {rule.min_validation_days}")
+    twap_margin = rule.min_advantage_over_twap_bps
+    beats_twap = _above(vs_twap.mean_bps, twap_margin) and (
+        not rule.require_twap_ci or _above(vs_twap.ci_low_bps, twap_margin)
+    )
+    twap_text = (
+        f"mean advantage over twap_seed {vs_twap.mean_bps:+.2f} bps "
+        f"(95% CI {vs_twap.ci_low_bps:+.2f}..{vs_twap.ci_high_bps:+.2f})"
+    )
+    if vs_incumbent is None:  # the service trades twap_seed now: it is the incumbent to beat
+        ci_margin = rule.min_ci_low_over_champion_bps
+        if beats_twap and _above(vs_twap.ci_low_bps, ci_margin):
+            return Decision(True, f"no usable champion; beats twap_seed, the incumbent: {twap_text}")
+        return Decision(
+            False,
+            f"no usable champion, and does not beat twap_seed, the incumbent (needs mean > {twap_margin:+.2f}"
+            f" and CI low > {ci_margin:+.2f}): {twap_text}",
+        )
+    inc_text = (
+        f"mean advantage over {vs_incumbent.against} {vs_incumbent.mean_bps:+.2f} bps "
+        f"(95% CI {vs_incumbent.ci_low_bps:+.2f}..{vs_incumbent.ci_high_bps:+.2f})"
+    )
+    beats_incumbent = _above(vs_incumbent.mean_bps, rule.min_advantage_over_champion_bps) and _above(
+        vs_incumbent.ci_low_bps, rule.min_ci_low_over_champion_bps
+    )
+    if beats_incumbent and beats_twap:
+        return Decision(True, f"beats {vs_incumbent.against}: {inc_text}; and twap_seed: {twap_text}")
+    failed = []
+    if not beats_incumbent:
+        failed.append(
+            f"not better than {vs_incumbent.against} (needs mean > {rule.min_advantage_over_champion_bps:+.2f}"
+            f" and CI low > {rule.min_ci_low_over_champion_bps:+.2f}): {inc_text}"
+        )
+    if not beats_twap:
+        failed.append(f"does not beat twap_seed (margin {twap_margin:+.2f}): {twap_text}")
+    return Decision(False, "; ".join(failed))
+
+
+def _records(frame: pd.DataFrame) -> list[dict[str, Any]]:
+    out = []
+    for row in frame.to_dict(orient="records"):
+        out.append({k: (None if isinstance(v, float) and not math.isfinite(v) else _plain(v)) for k, v in row.items()})
+    return out
+
+
+def _plain(value: Any) -> Any:
+    return value.item() if hasattr(value, "item") else value
+
+
+def _comparison_json(comparison: Comparison | None) -> dict[str, Any] | None:
+    if comparison is None:
+        return None
+    return {k: (None if isinstance(v, float) and not math.isfinite(v) else v) for k, v in asdict(comparison).items()}
+
+
+def evaluate(
+    market: MarketData,
+    order: OrderParams,
+    challenger: Any,
+    incumbent: Any | None,
+    rule: PromotionRule,
+    fill: str,
+    incumbent_label: str = "champion",
+) -> tuple[Decision, dict[str, Any]]:
+    """Backtest the challenger (and the incumbent) on ``market`` under both fills, then :func:`decide` under ``fill``.
+
+    Returns the decision and the JSON-serialisable validation metrics stored in the registry:
+    the backtester's summary rows of each strategy and fill, the comparisons, the decision.
+    """
+    from execution.sim.backtest import policy_strategy, run_strategies
+
+    strategies = [("challenger", policy_strategy(challenger))]
+    if incumbent is not None:
+        strategies.append((incumbent_label, policy_strategy(incumbent)))
+    per_day = run_strategies([market], order, [*strategies, "twap_seed"], FILL_MODELS)
+    summary = summarize(per_day, rule.n_resamples, rule.bootstrap_seed)
+    summary = summary[summary["symbol"] != "ALL"] if "symbol" in summary else summary
+
+    decided = per_day[per_day["fill"] == fill].set_index(["strategy", "day"])["shortfall_bps"]
+    challenger_is = decided.loc["challenger"]
+    twap_is = decided.loc["twap_seed"]
+    vs_twap = Comparison.of("twap_seed", (twap_is - challenger_is).to_numpy(), rule)
+    vs_incumbent = None
+    if incumbent is not None:
+        incumbent_is = decided.loc[incumbent_label]
+        vs_incumbent = Comparison.of(incumbent_label, (incumbent_is - challenger_is).to_numpy(), rule)
+    decision = decide(vs_twap, vs_incumbent, rule)
+    metrics = {
+        "days": int(market.n_days),
+        "decision_fill": fill,
+        "rule": asdict(rule),
+        "summary": _records(summary),
+        "vs_twap_seed": _comparison_json(vs_twap),
+        "vs_champion": _comparison_json(vs_incumbent),
+        "decision": {"promote": decision.promote, "reason": decision.reason},
+    }
+    return decision, metrics

@@ -1,0 +1,538 @@
+"""Model registry: trained policies in the ``models`` table, their artifacts, champions and fallbacks.
+
+* A model is **registered** as a ``candidate`` with everything needed to reproduce and trust it:
+  agent, symbol, training window, hyperparameters, reward and fill model, code version, the
+  artifact's path (relative to ``$EXEC_HOME/models``) and SHA-256, and later its validation
+  metrics (:mod:`execution.models.promotion`).
+* At most one ``champion`` per symbol (a partial unique index). **Promoting** a model retires the
+  current champion and remembers it (``replaced_model_id``); **rolling back** retires the champion
+  and restores the one it replaced (none: no champion, the service uses ``twap_seed``).
+* **Loading** verifies the artifact's checksum first: a missing file raises :class:`ArtifactMissing`,
+  a changed or unreadable one :class:`ArtifactCorrupt`, a model built for another order size
+  :class:`IncompatibleModel` (all :class:`ModelLoadError`, a ``ValueError``).
+* **Resolving the champion** (:func:`resolve_champion`) falls back from the champion to the
+  previous champion (the one it replaced), then to ``twap_seed``, recording in ``model_events``
+  each load failure and the fallback with the reason.
+* In the backtester any registered model is a strategy: ``model:ID`` (an unusable artifact is an
+  error: that model was asked for) and ``champion`` (per symbol, with the fallback), see
+  :func:`install_backtest_strategies`.
+
+Every writing function works inside the caller's transaction; the caller commits.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import subprocess
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass, fields
+from datetime import date, datetime
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from execution.config import OrderParams, Settings
+
+log = logging.getLogger(__name__)
+
+STATUSES = ("candidate", "champion", "retired")
+TWAP_FALLBACK = "twap_seed"
+_LOCK_NAMESPACE = 74_117_005  # advisory-lock class of per-symbol registry changes
+
+
+class ModelLoadError(ValueError):
+    """A registered model cannot be used (the message says which and why)."""
+
+
+class ArtifactMissing(ModelLoadError):
+    """The model's artifact file does not exist."""
+
+
+class ArtifactCorrupt(ModelLoadError):
+    """The artifact's checksum differs from the registered one, or it cannot be read."""
+
+
+class IncompatibleModel(ModelLoadError):
+    """The model's observation or action space does not fit the order being executed."""
+
+
+@dataclass(frozen=True)
+class ModelRecord:
+    """One row of ``models``."""
+
+    model_id: int
+    agent: str
+    symbol: str
+    train_start: date
+    train_end: date
+    train_days: int
+    episodes: int
+    timesteps: int
+    seed: int
+    reward: str
+    fill: str
+    hyperparameters: dict[str, Any]
+    order_params: dict[str, Any]
+    code_version: str
+    artifact_path: str
+    sha256: str
+    curve_path: str | None
+    wall_s: float | None
+    parent_model_id: int | None
+    replaced_model_id: int | None
+    validation_start: date | None
+    validation_end: date | None
+    validation_metrics: dict[str, Any] | None
+    status: str
+    created_at: datetime
+    updated_at: datetime
+    promoted_at: datetime | None
+    retired_at: datetime | None
+
+    def as_json(self) -> dict[str, Any]:
+        """The record with dates as ISO strings (JSON-serialisable)."""
+        return {k: json_value(v) for k, v in asdict(self).items()}
+
+
+_COLUMNS = [f.name for f in fields(ModelRecord)]
+
+
+def json_value(value: Any) -> Any:
+    """``value`` with dates as ISO strings and numpy scalars as Python ones (recursively)."""
+    if isinstance(value, datetime | date):
+        return value.isoformat()
+    if isinstance(value, dict):
+        return {k: json_value(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [json_value(v) for v in value]
+    if isinstance(value, np.generic):
+        return value.item()
+    return value
+
+
+def _dumps(value: Any) -> str:
+    return json.dumps(json_value(value), sort_keys=True, allow_nan=False, default=str)
+
+
+# ---------------------------------------------------------------- code version
+
+
+def code_version() -> str:
+    """``nse-execution X.Y.Z`` plus ``+git.<commit>`` when the package runs from a git checkout with commits."""
+    from execution import __version__
+
+    version = f"nse-execution {__version__}"
+    try:
+        result = subprocess.run(
+            ["git", "rev-parse", "--short=12", "HEAD"],
+            cwd=Path(__file__).resolve().parent,
+            capture_output=True,
+            text=True,
+            timeout=5,
+            check=False,
+        )
+    except (OSError, subprocess.SubprocessError):
+        return version
+    commit = result.stdout.strip()
+    return f"{version}+git.{commit}" if result.returncode == 0 and commit else version
+
+
+# ---------------------------------------------------------------- rows
+
+
+def reserve_model_id(conn: Any) -> int:
+    """A fresh model id (so that the artifact can be named after it before the row is written)."""
+    with conn.cursor() as cur:
+        cur.execute("SELECT nextval(pg_get_serial_sequence('models', 'model_id'))")
+        return int(cur.fetchone()[0])
+
+
+def register(
+    conn: Any,
+    *,
+    agent: str,
+    symbol: str,
+    train_start: date,
+    train_end: date,
+    train_days: int,
+    episodes: int,
+    timesteps: int,
+    seed: int,
+    reward: str,
+    fill: str,
+    hyperparameters: dict[str, Any],
+    order: OrderParams,
+    artifact_path: str,
+    sha256: str,
+    curve_path: str | None = None,
+    wall_s: float | None = None,
+    parent_model_id: int | None = None,
+    model_id: int | None = None,
+    version: str | None = None,
+) -> int:
+    """Insert a ``candidate`` model (and a ``registered`` event); returns its id."""
+    model_id = reserve_model_id(conn) if model_id is None else int(model_id)
+    with conn.cursor() as cur:
+        cur.execute(
+            "INSERT INTO models (model_id, agent, symbol, train_start, train_end, train_days, episodes, timesteps,"
+            " seed, reward, fill, hyperparameters, order_params, code_version, artifact_path, sha256, curve_path,"
+            " wall_s, parent_model_id)"
+            " VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s)",
+            (
+                model_id,
+                agent,
+                symbol,
+                train_start,
+                train_end,
+                int(train_days),
+                int(episodes),
+                int(timesteps),
+                int(seed),
+                reward,
+                fill,
+                _dumps(hyperparameters),
+                _dumps(asdict(order)),
+                version or code_version(),
+                artifact_path,
+                sha256,
+                curve_path,
+                wall_s,
+                parent_model_id,
+            ),
+        )
+    record_event(
+        conn,
+        symbol,
+        "registered",
+        f"{agent} trained on {train_start}..{train_end}, {episodes} episodes",
+        model_id,
+        {"artifact_path": artifact_path, "sha256": sha256, "parent_model_id": parent_model_id},
+    )
+    return model_id
+
+
+def record_episodes(conn: Any, model_id: int, rewards: Sequence[float], steps: Sequence[int]) -> int:
+    """Store the learning curve of ``model_id`` (episodes numbered from 1); returns the rows written."""
+    from psycopg2.extras import execute_values
+
+    rows = [(model_id, i, float(r), int(s)) for i, (r, s) in enumerate(zip(rewards, steps, strict=True), start=1)]
+    with conn.cursor() as cur:
+        execute_values(
+            cur, "INSERT INTO training_episodes (model_id, episode, reward, steps) VALUES %s", rows, page_size=1000
+        )
+    return len(rows)
+
+
+def learning_curve(conn: Any, model_id: int) -> list[tuple[int, float, int]]:
+    """``(episode, reward, steps)`` of every training episode of ``model_id``, in order."""
+    with conn.cursor() as cur:
+        cur.execute(
+            "SELECT episode, reward, steps FROM training_episodes WHERE model_id = %s ORDER BY episode", (model_id,)
+        )
+        return [(int(e), float(r), int(s)) for e, r, s in cur.fetchall()]
+
+
+def _records(conn: Any, where: str, params: tuple) -> list[ModelRecord]:
+    with conn.cursor() as cur:
+        cur.execute(f"SELECT {', '.join(_COLUMNS)} FROM models {where}", params)
+        return [ModelRecord(*row) for row in cur.fetchall()]
+
+
+def get(conn: Any, model_id: int) -> ModelRecord:
+    """The model ``model_id``; ``ValueError`` if there is none."""
+    found = _records(conn, "WHERE model_id = %s", (int(model_id),))
+    if not found:
+        raise ValueError(f"no model with id {model_id} in the registry")
+    return found[0]
+
+
+def list_models(conn: Any, symbol: str | None = None, status: str | None = None) -> list[ModelRecord]:
+    """Registered models, oldest first, optionally of one symbol and/or status."""
+    return _records(
+        conn,
+        "WHERE (%s::text IS NULL OR symbol = %s) AND (%s::text IS NULL OR status = %s) ORDER BY model_id",
+        (symbol, symbol, status, status),
+    )
+
+
+def champion(conn: Any, symbol: str) -> ModelRecord | None:
+    """The champion of ``symbol``, if any."""
+    found = _records(conn, "WHERE symbol = %s AND status = 'champion'", (symbol,))
+    return found[0] if found else None
+
+
+def set_validation(conn: Any, model_id: int, start: date | None, end: date | None, metrics: dict[str, Any]) -> None:
+    """Store the validation window and metrics of ``model_id``."""
+    with conn.cursor() as cur:
+        cur.execute(
+            "UPDATE models SET validation_start = %s, validation_end = %s, validation_metrics = %s, updated_at = now()"
+            " WHERE model_id = %s",
+            (start, end, _dumps(metrics), model_id),
+        )
+
+
+def record_event(
+    conn: Any, symbol: str, event: str, reason: str, model_id: int | None = None, details: dict | None = None
+) -> None:
+    """Append to ``model_events``."""
+    with conn.cursor() as cur:
+        cur.execute(
+            "INSERT INTO model_events (symbol, model_id, event, reason, details) VALUES (%s, %s, %s, %s, %s)",
+            (symbol, model_id, event, reason, _dumps(details or {})),
+        )
+
+
+def events(conn: Any, symbol: str | None = None, model_id: int | None = None, limit: int = 100) -> list[dict]:
+    """The latest ``model_events`` rows (newest first), optionally of one symbol or model."""
+    with conn.cursor() as cur:
+        cur.execute(
+            "SELECT event_id, created_at, symbol, model_id, event, reason, details FROM model_events"
+            " WHERE (%s::text IS NULL OR symbol = %s) AND (%s::bigint IS NULL OR model_id = %s)"
+            " ORDER BY event_id DESC LIMIT %s",
+            (symbol, symbol, model_id, model_id, limit),
+        )
+        cols = [c.name for c in cur.description]
+        return [dict(zip(cols, row, strict=True)) for row in cur.fetchall()]
+
+
+# ---------------------------------------------------------------- champion changes
+
+
+def lock_symbol(conn: Any, symbol: str) -> None:
+    """Serialise registry changes of ``symbol`` until the end of the transaction (concurrent retrains)."""
+    with conn.cursor() as cur:
+        cur.execute("SELECT pg_advisory_xact_lock(%s, hashtext(%s))", (_LOCK_NAMESPACE, symbol))
+
+
+def _set_status(conn: Any, model_id: int, status: str, **extra: Any) -> None:
+    sets = ", ".join([f"{name} = %s" for name in extra])
+    with conn.cursor() as cur:
+        cur.execute(
+            f"UPDATE models SET status = %s, updated_at = now(){', ' + sets if sets else ''} WHERE model_id = %s",
+            (status, *extra.values(), model_id),
+        )
+
+
+def promote(conn: Any, model_id: int, reason: str, details: dict | None = None) -> dict[str, int | None]:
+    """Make ``model_id`` its symbol's champion, retiring the current one; ``{"promoted", "retired"}`` ids."""
+    record = get(conn, model_id)
+    lock_symbol(conn, record.symbol)
+    current = champion(conn, record.symbol)
+    if current is not None and current.model_id == record.model_id:
+        raise ValueError(f"model {model_id} is already the champion of {record.symbol}")
+    retired = None
+    if current is not None:
+        _set_status(conn, current.model_id, "retired", retired_at=datetime.now().astimezone())
+        record_event(conn, record.symbol, "retired", f"replaced by model {model_id}", current.model_id)
+        retired = current.model_id
+    _set_status(
+        conn,
+        record.model_id,
+        "champion",
+        promoted_at=datetime.now().astimezone(),
+        retired_at=None,
+        replaced_model_id=retired,
+    )
+    record_event(conn, record.symbol, "promoted", reason, record.model_id, {**(details or {}), "replaced": retired})
+    return {"promoted": record.model_id, "retired": retired}
+
+
+def rollback(conn: Any, symbol: str, reason: str = "rollback") -> dict[str, int | None]:
+    """Retire the champion of ``symbol`` and restore the champion it replaced (if any); ``{"retired", "restored"}``."""
+    lock_symbol(conn, symbol)
+    current = champion(conn, symbol)
+    if current is None:
+        raise ValueError(f"{symbol} has no champion to roll back")
+    _set_status(conn, current.model_id, "retired", retired_at=datetime.now().astimezone())
+    record_event(conn, symbol, "rolled_back", reason, current.model_id, {"restored": current.replaced_model_id})
+    restored = current.replaced_model_id
+    if restored is not None:
+        _set_status(conn, restored, "champion", promoted_at=datetime.now().astimezone(), retired_at=None)
+        record_event(conn, symbol, "restored", f"rollback of model {current.model_id}: {reason}", restored)
+    return {"retired": current.model_id, "restored": restored}
+
+
+# ---------------------------------------------------------------- artifacts
+
+
+def relative_artifact_path(settings: Settings, path: Path) -> str:
+    """How a file is recorded: relative to ``settings.models_dir`` when under it, else absolute."""
+    path = Path(path).absolute()
+    try:
+        return str(path.relative_to(settings.models_dir.absolute()))
+    except ValueError:
+        return str(path)
+
+
+def artifact_file(settings: Settings, recorded_path: str) -> Path:
+    """The file a recorded path names (relative paths are under ``settings.models_dir``)."""
+    path = Path(recorded_path)
+    return path if path.is_absolute() else settings.models_dir / path
+
+
+def verify_artifact(settings: Settings, record: ModelRecord) -> Path:
+    """The model's artifact file, after checking it exists and has the registered SHA-256."""
+    from execution.agents.training import sha256_file
+
+    path = artifact_file(settings, record.artifact_path)
+    label = f"model {record.model_id} ({record.agent}, {record.symbol})"
+    if not path.is_file():
+        raise ArtifactMissing(f"{label}: artifact {path} is missing")
+    digest = sha256_file(path)
+    if digest != record.sha256:
+        raise ArtifactCorrupt(
+            f"{label}: artifact {path} is corrupt (sha256 {digest[:12]}..., registered {record.sha256[:12]}...)"
+        )
+    return path
+
+
+def check_compatible(model: Any, order: OrderParams, label: str) -> None:
+    """``IncompatibleModel`` unless ``model`` observes ``n_history + 3`` values and has ``V/m + 1`` actions."""
+    obs_shape = tuple(model.observation_space.shape or ())
+    n_actions = int(getattr(model.action_space, "n", -1))
+    if obs_shape != (order.n_history + 3,) or n_actions != order.lots + 1:
+        raise IncompatibleModel(
+            f"{label} observes {obs_shape} and has {n_actions} actions; the order needs "
+            f"({order.n_history + 3},) and {order.lots + 1}"
+        )
+
+
+def load_model(settings: Settings, record: ModelRecord, order: OrderParams | None = None) -> Any:
+    """The stable-baselines3 model of ``record``, checksum verified (and checked against ``order`` when given)."""
+    from execution.agents.catalog import algorithm_class
+
+    path = verify_artifact(settings, record)
+    label = f"model {record.model_id} ({record.agent}, {record.symbol})"
+    try:
+        model = algorithm_class(record.agent).load(path, device="cpu")
+    except Exception as exc:  # stable-baselines3 raises many types for a damaged zip
+        raise ArtifactCorrupt(f"{label}: artifact {path} cannot be loaded: {type(exc).__name__}: {exc}") from exc
+    if order is not None:
+        check_compatible(model, order, label)
+    return model
+
+
+@dataclass
+class Resolution:
+    """Which policy serves a symbol: the champion, the previous champion, or ``twap_seed`` (``policy=None``)."""
+
+    symbol: str
+    source: str  # "champion", "previous_champion" or "twap_seed"
+    model_id: int | None
+    policy: Any
+    reasons: list[str]
+
+    def describe(self) -> str:
+        """One line: what is used, and why when it is not the champion."""
+        used = TWAP_FALLBACK if self.model_id is None else f"model {self.model_id} ({self.source})"
+        return f"{self.symbol}: {used}" + (f" -- {'; '.join(self.reasons)}" if self.reasons else "")
+
+
+def resolve_champion(
+    conn: Any, settings: Settings, symbol: str, order: OrderParams | None = None, record_fallback: bool = True
+) -> Resolution:
+    """Load the champion of ``symbol``, else the previous champion, else fall back to ``twap_seed``.
+
+    Every load failure is recorded as a ``load_failed`` event and, with ``record_fallback``, any
+    fallback as a ``fallback`` event with the reasons (in the caller's transaction).
+    """
+    reasons: list[str] = []
+    current = champion(conn, symbol)
+    if current is None:
+        reasons.append(f"{symbol} has no champion")
+        candidates: list[tuple[str, int]] = []
+    else:
+        candidates = [("champion", current.model_id)]
+        if current.replaced_model_id is not None:
+            candidates.append(("previous_champion", current.replaced_model_id))
+    for source, model_id in candidates:
+        record = get(conn, model_id)
+        try:
+            policy = load_model(settings, record, order)
+        except ModelLoadError as exc:
+            reasons.append(str(exc))
+            record_event(conn, symbol, "load_failed", str(exc), model_id, {"as": source})
+            log.warning("%s", exc)
+            continue
+        resolution = Resolution(symbol, source, model_id, policy, reasons)
+        break
+    else:
+        if current is not None and current.replaced_model_id is None:
+            reasons.append(f"model {current.model_id} replaced no earlier champion")
+        resolution = Resolution(symbol, TWAP_FALLBACK, None, None, reasons)
+    if resolution.source != "champion" and record_fallback:
+        record_event(
+            conn,
+            symbol,
+            "fallback",
+            f"using {TWAP_FALLBACK if resolution.model_id is None else f'model {resolution.model_id}'}: "
+            + "; ".join(reasons),
+            resolution.model_id,
+            {"source": resolution.source, "champion": None if current is None else current.model_id},
+        )
+        log.warning("champion fallback for %s", resolution.describe())
+    return resolution
+
+
+# ---------------------------------------------------------------- backtest strategies
+
+
+def model_strategy(settings: Settings, model_id: int):
+    """Backtest strategy ``model:ID``: the registered model acting greedily (loaded and verified now)."""
+    from execution.db import connection
+    from execution.sim.backtest import policy_strategy
+
+    with connection(settings) as conn:
+        record = get(conn, model_id)
+    model = load_model(settings, record)
+    strategy = policy_strategy(model)
+    label = f"model {record.model_id} ({record.agent}, {record.symbol})"
+
+    def schedule(market: Any, order: OrderParams, fill: str = "seed", **simulation: float) -> np.ndarray:
+        check_compatible(model, order, label)
+        return strategy(market, order, fill, **simulation)
+
+    return schedule
+
+
+def champion_strategy(settings: Settings):
+    """Backtest strategy ``champion``: each symbol's champion, with the fallback of :func:`resolve_champion`."""
+    from execution.db import connection
+    from execution.sim.backtest import policy_strategy
+    from execution.sim.baselines import twap_seed
+
+    per_symbol: dict[str, Any] = {}
+
+    def schedule(market: Any, order: OrderParams, fill: str = "seed", **simulation: float) -> np.ndarray:
+        if market.symbol not in per_symbol:
+            with connection(settings) as conn:
+                resolution = resolve_champion(conn, settings, market.symbol, order)
+            log.info("champion of %s", resolution.describe())
+            per_symbol[market.symbol] = twap_seed if resolution.policy is None else policy_strategy(resolution.policy)
+        return per_symbol[market.symbol](market, order, fill, **simulation)
+
+    return schedule
+
+
+def install_backtest_strategies(settings: Settings | None = None) -> None:
+    """Make ``model:ID`` and ``champion`` strategy names of the backtester (``settings`` default: loaded on use)."""
+    from execution.config import load_settings
+    from execution.sim.backtest import register_resolver
+
+    def current() -> Settings:
+        return settings if settings is not None else load_settings()
+
+    def model_factory(rest: str):
+        if not rest.strip().isdigit():
+            raise KeyError(f"strategy 'model:{rest}': expected model:ID with a numeric registry id")
+        return model_strategy(current(), int(rest))
+
+    def champion_factory(rest: str):
+        if rest:
+            raise KeyError(f"strategy 'champion:{rest}': 'champion' takes no argument (it is per symbol)")
+        return champion_strategy(current())
+
+    register_resolver("model", model_factory)
+    register_resolver("champion", champion_factory)

@@ -1,0 +1,271 @@
+"""Train, register, evaluate and promote: one retrain of one agent on one symbol (the weekly DAG's task).
+
+1. Load the symbol's published bars of the training window once (:func:`execution.sim.market.load`).
+2. Train (:func:`execution.agents.training.train_agent`); with ``fine_tune``, start from the
+   symbol's champion when it is the same agent, else from the latest model of that agent that was
+   ever champion, else from scratch (said in the summary).
+3. Save the artifact ``$EXEC_HOME/models/SYMBOL/mNNNNN-AGENT.zip`` and the learning curve
+   ``mNNNNN-AGENT-episodes.csv`` beside it; register the model (``candidate``) with its
+   per-episode rewards and steps (``training_episodes``).
+4. Evaluate on the validation window (:func:`validation_window`) against the current champion
+   (with the registry's fallback) and ``twap_seed``, store the metrics, and apply the promotion
+   rule (:mod:`execution.models.promotion`); decisions for one symbol are serialised by a lock.
+
+:func:`window_health` counts the quarantined and missing trading days of a window, so that an
+orchestrator can skip a retrain on a window with too many holes.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date, timedelta
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from execution.agents.training import TrainingRun, save_artifact, train_agent, write_learning_curve
+from execution.config import Settings
+from execution.data.exchange_calendar import trading_days
+from execution.db import connection
+from execution.models import registry
+from execution.models.promotion import PromotionRule, evaluate, load_rule
+from execution.sim.market import load
+
+
+@dataclass(frozen=True)
+class ValidationWindow:
+    """The days a new model is validated on, and why those."""
+
+    start: date
+    end: date
+    source: str  # "configured" or "after_training"
+    note: str
+
+
+def validation_window(
+    conn: Any, settings: Settings, symbol: str, train_start: date, train_end: date
+) -> ValidationWindow | None:
+    """The configured validation window if it has published bars and does not overlap training; else the
+    same number of calendar days right after the training window; ``None`` when neither has bars."""
+    from execution.data.store import published_days
+
+    w = settings.windows
+    overlaps = w.validation_start <= train_end and w.validation_end >= train_start
+    if not overlaps and published_days(conn, symbol, w.validation_start, w.validation_end):
+        return ValidationWindow(w.validation_start, w.validation_end, "configured", "configured validation window")
+    why = (
+        f"the configured window {w.validation_start}..{w.validation_end} overlaps training"
+        if overlaps
+        else f"the configured window {w.validation_start}..{w.validation_end} has no published bars"
+    )
+    start = train_end + timedelta(days=1)
+    end = start + (w.validation_end - w.validation_start)
+    days = published_days(conn, symbol, start, end)
+    if not days:
+        return None
+    return ValidationWindow(start, min(end, days[-1]), "after_training", f"days after the training window ({why})")
+
+
+def window_health(settings: Settings, symbol: str, start: date, end: date) -> dict[str, Any]:
+    """Trading days of ``start..end`` for ``symbol``: published, quarantined (and not published), missing.
+
+    ``unusable_fraction`` = (quarantined + missing) / trading days (0 for a window without trading days).
+    """
+    from execution.data.store import active_quarantine, published_days
+
+    expected = trading_days(start, end)
+    with connection(settings) as conn:
+        published = set(published_days(conn, symbol, start, end))
+        held = {row["day"] for row in active_quarantine(conn, symbol) if start <= row["day"] <= end}
+    quarantined = sorted(d for d in held if d not in published)
+    missing = [d for d in expected if d not in published and d not in held]
+    n = len(expected)
+    return {
+        "symbol": symbol,
+        "start": start.isoformat(),
+        "end": end.isoformat(),
+        "trading_days": n,
+        "published_days": len(published),
+        "quarantined_days": len(quarantined),
+        "missing_days": len(missing),
+        "quarantined": [d.isoformat() for d in quarantined],
+        "missing": [d.isoformat() for d in missing],
+        "unusable_fraction": (len(quarantined) + len(missing)) / n if n else 0.0,
+    }
+
+
+def fine_tune_base(conn: Any, settings: Settings, symbol: str, agent: str) -> tuple[registry.ModelRecord | None, str]:
+    """The model a fine-tune of ``agent`` on ``symbol`` starts from (verified), and a sentence saying which."""
+    current = registry.champion(conn, symbol)
+    if current is not None and current.agent == agent:
+        base, which = current, "the champion"
+    else:
+        former = [m for m in registry.list_models(conn, symbol) if m.agent == agent and m.promoted_at is not None]
+        if not former:
+            held = "no champion" if current is None else f"the champion is a {current.agent} model"
+            return None, f"no {agent} model of {symbol} was ever champion ({held}): trained from scratch"
+        base, which = former[-1], "the latest former champion of this agent"
+    try:
+        registry.verify_artifact(settings, base)
+    except registry.ModelLoadError as exc:
+        registry.record_event(conn, symbol, "load_failed", str(exc), base.model_id, {"as": "fine-tune base"})
+        return None, f"cannot fine-tune from model {base.model_id} ({exc}): trained from scratch"
+    return base, f"fine-tuned from model {base.model_id} ({which})"
+
+
+def artifact_paths(settings: Settings, symbol: str, agent: str, model_id: int) -> tuple[Path, Path]:
+    """Where model ``model_id``'s artifact and learning-curve CSV are written."""
+    stem = settings.models_dir / symbol / f"m{model_id:05d}-{agent}"
+    return stem.with_suffix(".zip"), stem.parent / f"{stem.name}-episodes.csv"
+
+
+def _training_summary(run: TrainingRun) -> dict[str, Any]:
+    last = run.episode_rewards[-min(len(run.episode_rewards), 100) :]
+    return {
+        "episodes": run.episodes,
+        "timesteps": run.timesteps,
+        "wall_s": round(run.wall_s, 3),
+        "steps_per_s": round(run.steps_per_s, 1),
+        "seed": run.seed,
+        "reward": run.reward,
+        "fill": run.fill,
+        "train_days": run.train_days,
+        "mean_reward_last_100": float(np.mean(last)) if last else None,
+        "mean_steps": float(np.mean(run.episode_steps)) if run.episode_steps else None,
+    }
+
+
+def retrain(
+    settings: Settings,
+    symbol: str,
+    agent: str,
+    train_start: date,
+    train_end: date,
+    episodes: int | None = None,
+    seed: int | None = None,
+    *,
+    reward: str = "vr",
+    fill: str = "seed",
+    fine_tune: bool = False,
+    progress: bool | None = False,
+    rule: PromotionRule | None = None,
+    overrides: dict[str, Any] | None = None,
+) -> dict[str, Any]:
+    """Train ``agent`` on ``symbol`` over ``train_start..train_end``, register, evaluate, promote; a JSON summary."""
+    order = settings.order
+    rule = rule or load_rule(settings)
+    with connection(settings) as conn:
+        market = load(conn, symbol, train_start, train_end, order)
+        base, base_note = fine_tune_base(conn, settings, symbol, agent) if fine_tune else (None, "trained from scratch")
+        model_id = registry.reserve_model_id(conn)
+    base_path = None if base is None else registry.artifact_file(settings, base.artifact_path)
+
+    run = train_agent(
+        agent,
+        market,
+        order,
+        episodes=episodes,
+        reward=reward,
+        fill=fill,
+        seed=seed,
+        init_from=base_path,
+        progress=progress,
+        overrides=overrides,
+    )
+    artifact, curve = artifact_paths(settings, symbol, agent, model_id)
+    sha256 = save_artifact(run.model, artifact)
+    write_learning_curve(curve, run.episode_rewards, run.episode_steps)
+
+    summary: dict[str, Any] = {
+        "model_id": model_id,
+        "agent": agent,
+        "symbol": symbol,
+        "train_start": train_start.isoformat(),
+        "train_end": train_end.isoformat(),
+        **_training_summary(run),
+        "artifact": str(artifact),
+        "sha256": sha256,
+        "learning_curve_csv": str(curve),
+        "parent_model_id": None if base is None else base.model_id,
+        "fine_tune": base_note if fine_tune else None,
+    }
+    with connection(settings) as conn:
+        registry.register(
+            conn,
+            model_id=model_id,
+            agent=agent,
+            symbol=symbol,
+            train_start=train_start,
+            train_end=train_end,
+            train_days=run.train_days,
+            episodes=run.episodes,
+            timesteps=run.timesteps,
+            seed=run.seed,
+            reward=reward,
+            fill=fill,
+            hyperparameters=run.hyperparameters,
+            order=order,
+            artifact_path=registry.relative_artifact_path(settings, artifact),
+            sha256=sha256,
+            curve_path=registry.relative_artifact_path(settings, curve),
+            wall_s=run.wall_s,
+            parent_model_id=summary["parent_model_id"],
+        )
+        registry.record_episodes(conn, model_id, run.episode_rewards, run.episode_steps)
+        conn.commit()
+        summary.update(_validate_and_promote(conn, settings, model_id, run, rule, train_start, train_end))
+    return summary
+
+
+def _validate_and_promote(
+    conn: Any,
+    settings: Settings,
+    model_id: int,
+    run: TrainingRun,
+    rule: PromotionRule,
+    train_start: date,
+    train_end: date,
+) -> dict[str, Any]:
+    """Evaluate the registered ``model_id`` and apply the rule (in ``conn``'s transaction, under the symbol lock)."""
+    symbol, order = registry.get(conn, model_id).symbol, settings.order
+    window = validation_window(conn, settings, symbol, train_start, train_end)
+    market = None
+    if window is not None:
+        try:
+            market = load(conn, symbol, window.start, window.end, order)
+        except ValueError as exc:
+            skip_reason = f"validation window {window.start}..{window.end} unusable: {exc}"
+    else:
+        skip_reason = f"no published bars to validate {symbol} on (configured window nor after {train_end})"
+    if market is None:
+        registry.set_validation(conn, model_id, None, None, {"skipped": skip_reason})
+        registry.record_event(conn, symbol, "kept_candidate", skip_reason, model_id)
+        return {"validation": None, "status": "candidate", "decision": {"promote": False, "reason": skip_reason}}
+
+    registry.lock_symbol(conn, symbol)
+    has_champion = registry.champion(conn, symbol) is not None
+    resolution = registry.resolve_champion(conn, settings, symbol, order, record_fallback=has_champion)
+    label = "champion" if resolution.source == "champion" else resolution.source
+    decision, metrics = evaluate(market, order, run.model, resolution.policy, rule, rule.fill or run.fill, label)
+    metrics["window"] = {
+        "start": window.start.isoformat(),
+        "end": window.end.isoformat(),
+        "source": window.source,
+        "note": window.note,
+    }
+    metrics["incumbent"] = {"model_id": resolution.model_id, "source": resolution.source, "reasons": resolution.reasons}
+    registry.set_validation(conn, model_id, window.start, window.end, metrics)
+    registry.record_event(conn, symbol, "evaluated", decision.reason, model_id, {"window": metrics["window"]})
+    if decision.promote:
+        registry.promote(conn, model_id, decision.reason)
+    else:
+        registry.record_event(conn, symbol, "kept_candidate", decision.reason, model_id)
+    return {
+        "validation": {**metrics["window"], "days": metrics["days"], "fill": metrics["decision_fill"]},
+        "incumbent": metrics["incumbent"],
+        "vs_twap_seed": metrics["vs_twap_seed"],
+        "vs_champion": metrics["vs_champion"],
+        "decision": metrics["decision"],
+        "status": "champion" if decision.promote else "candidate",
+    }

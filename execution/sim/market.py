@@ -1,0 +1,320 @@
+"""One symbol's validated 1-minute bars over a window of trading days, as numpy arrays.
+
+Loaded once per backtest or training run; episodes and baselines then only index arrays
+(no pandas and no database per step).
+
+Layout: every per-minute array is ``[n_days, 375]``, column ``j`` being the regular-session
+bar that starts at 09:15 + j minutes (exchange time).
+
+Episode geometry (SPEC section 3): decision ``k = 0..N-1`` happens at minute
+``j_k = s + k * tau`` where ``s`` is the start (09:30 -> 15); the child order of decision ``k``
+fills at the close of bar ``j_k`` (the bar that *starts* at the decision time, so its close is
+one minute later) and the state of decision ``k`` uses bars ``< j_k`` only. The forced market
+order after the last interval fills at the close of bar ``s + T`` (``t_N``). The arrival price is
+the close of bar ``s - 1`` (the last close known when the order arrives).
+
+Trailing statistics (no look-ahead): for day ``d`` they use the ``lookback_days`` previous days
+of the frame only. The first day of the frame, which has no previous day, falls back to its own
+bars before the start minute ``s`` (all known at the first decision); a day without either is
+dropped. :func:`load` reads ``lookback_days`` extra trading days before the window so that
+the first day of the window normally has real history.
+
+Missing minutes: bars come from the validated ``bars_1m`` table, so holes are rare, but they
+are handled explicitly. A missing minute is filled with the previous close (open = high = low
+= close, volume 0; a hole at 09:15 takes the first present bar's open) and counted in
+``missing_minutes``. Filled minutes are excluded from the trailing statistics. A day with a
+missing minute inside its episode span (``s - max(n_history, 1)`` .. ``s + T``) is not an
+episode: it is listed in ``dropped_days`` with the reason, and its present bars still feed the
+trailing statistics of the following days.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import date
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from execution.config import OrderParams
+from execution.data.exchange_calendar import BARS_PER_SESSION, EXCHANGE_TZ_NAME, SESSION_OPEN, previous_trading_day
+from execution.data.ticks import tick_size
+
+DEFAULT_LOOKBACK_DAYS = 20
+SESSION_OPEN_MINUTE = SESSION_OPEN.hour * 60 + SESSION_OPEN.minute
+
+
+@dataclass(frozen=True, eq=False)
+class MarketData:
+    """Arrays of one symbol over the episode days of a window (see the module docstring).
+
+    ``n_days`` rows, one per usable trading day, in date order. Prices in INR.
+    """
+
+    symbol: str
+    days: np.ndarray  # [n_days] datetime64[D]
+    open_price: np.ndarray  # [n_days] the day's open (open of the 09:15 bar)
+    close: np.ndarray  # [n_days, 375]
+    high: np.ndarray  # [n_days, 375]
+    low: np.ndarray  # [n_days, 375]
+    volume: np.ndarray  # [n_days, 375] shares
+    avg_volume_1m: np.ndarray  # [n_days] trailing mean 1-minute volume, shares (>= 1)
+    volume_profile: np.ndarray  # [n_days, 375] trailing mean volume of each minute of the session
+    sigma_1m: np.ndarray  # [n_days] trailing std of 1-minute log returns (fraction of price)
+    half_spread: np.ndarray  # [n_days] trailing Corwin-Schultz half-spread (fraction), >= half a tick
+    missing_minutes: np.ndarray  # [n_days] count of filled (missing) session minutes of the day
+    dropped_days: tuple[tuple[date, str], ...] = field(default=())
+
+    @property
+    def n_days(self) -> int:
+        """Number of episode days."""
+        return int(self.days.shape[0])
+
+    def day(self, index: int) -> date:
+        """The calendar date of episode day ``index``."""
+        return self.days[index].astype(object)
+
+    def subset(self, index: np.ndarray | slice) -> MarketData:
+        """The same data restricted to some days (boolean mask, index array or slice)."""
+        values: dict[str, Any] = {}
+        for name in self.__dataclass_fields__:
+            value = getattr(self, name)
+            values[name] = value[index] if isinstance(value, np.ndarray) else value
+        return MarketData(**values)
+
+
+# ---------------------------------------------------------------- episode geometry
+
+
+def start_minute(order: OrderParams) -> int:
+    """Session minute index ``s`` of the first decision (09:30 -> 15)."""
+    hours, minutes = (int(part) for part in order.start_time.split(":"))
+    index = hours * 60 + minutes - SESSION_OPEN_MINUTE
+    if index < 1:
+        raise ValueError(f"start {order.start_time} leaves no bar before it for the arrival price")
+    if index + order.horizon_min >= BARS_PER_SESSION:
+        raise ValueError(f"start {order.start_time} + {order.horizon_min} min runs past the last bar of the session")
+    return index
+
+
+def decision_minutes(order: OrderParams) -> np.ndarray:
+    """Minute index of each fill slot: the N decisions ``s + k*tau``, then the forced order at ``s + T``."""
+    s = start_minute(order)
+    return s + order.interval_min * np.arange(order.intervals + 1)
+
+
+def episode_span(order: OrderParams) -> tuple[int, int]:
+    """First and last session minute an episode reads (state history .. forced order), inclusive."""
+    s = start_minute(order)
+    return max(0, s - max(order.n_history, 1)), s + order.horizon_min
+
+
+def side_sign(order: OrderParams) -> int:
+    """+1 for a buy (a higher price is a cost), -1 for a sell."""
+    return 1 if order.side == "buy" else -1
+
+
+# ---------------------------------------------------------------- building from bars
+
+
+def _session_grid(frame: pd.DataFrame) -> tuple[np.ndarray, dict[str, np.ndarray]]:
+    """Pivot a contract frame into per-day [n, 375] arrays (NaN where a minute is missing)."""
+    local = frame["ts"].dt.tz_convert(EXCHANGE_TZ_NAME).dt.tz_localize(None).to_numpy()
+    stamps = local.astype("datetime64[m]")
+    day_of_row = stamps.astype("datetime64[D]")
+    minute = (stamps - day_of_row.astype("datetime64[m]")).astype(np.int64) - SESSION_OPEN_MINUTE
+    keep = (minute >= 0) & (minute < BARS_PER_SESSION)
+    days, row_day = np.unique(day_of_row[keep], return_inverse=True)
+    grid = {}
+    for column in ("open", "high", "low", "close", "volume"):
+        values = np.full((days.shape[0], BARS_PER_SESSION), np.nan)
+        values[row_day, minute[keep]] = frame[column].to_numpy(dtype=float)[keep]
+        grid[column] = values
+    return days, grid
+
+
+def _fill_holes(grid: dict[str, np.ndarray]) -> np.ndarray:
+    """Fill missing minutes in place (previous close, zero volume); returns the presence mask."""
+    present = ~np.isnan(grid["close"])
+    n_days, n_min = present.shape
+    last_seen = np.where(present, np.arange(n_min), -1)
+    np.maximum.accumulate(last_seen, axis=1, out=last_seen)
+    first_present = present.argmax(axis=1)
+    rows = np.arange(n_days)[:, None]
+    filled_close = grid["close"][rows, np.maximum(last_seen, 0)]
+    leading = last_seen < 0  # holes before the first bar of the day: take that bar's open
+    filled_close = np.where(leading, grid["open"][np.arange(n_days), first_present][:, None], filled_close)
+    for column in ("open", "high", "low", "close"):
+        grid[column] = np.where(present, grid[column], filled_close)
+    grid["volume"] = np.where(present, grid["volume"], 0.0)
+    return present
+
+
+def _trailing_mean(sums: np.ndarray, counts: np.ndarray, lookback: int) -> tuple[np.ndarray, np.ndarray]:
+    """Sum and count over the ``lookback`` previous rows (axis 0), excluding the row itself."""
+    zero = np.zeros((1, *sums.shape[1:]))
+    cum_s = np.concatenate([zero, np.cumsum(sums, axis=0)])
+    cum_c = np.concatenate([zero, np.cumsum(counts, axis=0)])
+    rows = np.arange(sums.shape[0])
+    lo = np.maximum(rows - lookback, 0)
+    return cum_s[rows] - cum_s[lo], cum_c[rows] - cum_c[lo]
+
+
+def corwin_schultz_spread(high: np.ndarray, low: np.ndarray, close: np.ndarray) -> np.ndarray:
+    """Corwin & Schultz (2012) spread estimate (fraction of price) of each pair of consecutive bars.
+
+    Input ``[..., n]`` arrays; output ``[..., n-1]``, pair ``(j, j+1)`` at ``j``. The second
+    bar's range is shifted by any gap to the first bar's close (their overnight adjustment);
+    negative estimates are set to 0, as the paper does before averaging.
+    """
+    h1, l1, c1 = high[..., :-1], low[..., :-1], close[..., :-1]
+    h2, l2 = high[..., 1:], low[..., 1:]
+    shift = np.where(l2 > c1, l2 - c1, np.where(h2 < c1, h2 - c1, 0.0))
+    h2, l2 = h2 - shift, l2 - shift
+    beta = np.log(h1 / l1) ** 2 + np.log(h2 / l2) ** 2
+    gamma = np.log(np.maximum(h1, h2) / np.minimum(l1, l2)) ** 2
+    k = 3.0 - 2.0 * np.sqrt(2.0)
+    alpha = (np.sqrt(2.0 * beta) - np.sqrt(beta)) / k - np.sqrt(gamma / k)
+    spread = 2.0 * (np.exp(alpha) - 1.0) / (1.0 + np.exp(alpha))
+    return np.maximum(spread, 0.0)
+
+
+def from_bars(
+    frame: pd.DataFrame,
+    order: OrderParams,
+    first_day: date | None = None,
+    lookback_days: int = DEFAULT_LOOKBACK_DAYS,
+) -> MarketData:
+    """Build :class:`MarketData` from a contract frame of one symbol (as ``store.load_published`` returns).
+
+    Days before ``first_day`` only feed the trailing statistics. Rows outside the regular
+    session are ignored. Raises ``ValueError`` on an empty frame or several symbols.
+    """
+    if frame.empty:
+        raise ValueError("no bars")
+    symbols = pd.unique(frame["symbol"])
+    if len(symbols) != 1:
+        raise ValueError(f"from_bars takes one symbol, got {list(symbols)}")
+    days, grid = _session_grid(frame)
+    present = _fill_holes(grid)
+    s = start_minute(order)
+    span_lo, span_hi = episode_span(order)
+    close, high, low, volume = grid["close"], grid["high"], grid["low"], grid["volume"]
+
+    # per-day sums, then trailing over previous days (present minutes only)
+    vol_sum = np.where(present, volume, 0.0).sum(axis=1)
+    vol_cnt = present.sum(axis=1).astype(float)
+    both = present[:, 1:] & present[:, :-1]
+    log_ret = np.log(close[:, 1:] / close[:, :-1])
+    ret_sq_sum = np.where(both, log_ret**2, 0.0).sum(axis=1)
+    ret_cnt = both.sum(axis=1).astype(float)
+    cs = corwin_schultz_spread(high, low, close)
+    cs_sum = np.where(both, cs, 0.0).sum(axis=1)
+    prof_sum = np.where(present, volume, 0.0)
+    prof_cnt = present.astype(float)
+
+    tv_s, tv_c = _trailing_mean(vol_sum, vol_cnt, lookback_days)
+    tr_s, tr_c = _trailing_mean(ret_sq_sum, ret_cnt, lookback_days)
+    tcs_s, _ = _trailing_mean(cs_sum, ret_cnt, lookback_days)
+    tp_s, tp_c = _trailing_mean(prof_sum, prof_cnt, lookback_days)
+
+    # fallback for days without history: their own bars before the first decision
+    pre = present[:, :s]
+    pre_pairs = both[:, : s - 1]
+    own_vol = (np.where(pre, volume[:, :s], 0.0).sum(axis=1), pre.sum(axis=1).astype(float))
+    own_ret = (np.where(pre_pairs, log_ret[:, : s - 1] ** 2, 0.0).sum(axis=1), pre_pairs.sum(axis=1).astype(float))
+    own_cs = np.where(pre_pairs, cs[:, : s - 1], 0.0).sum(axis=1)
+    no_history = tv_c == 0
+    vs, vc = np.where(no_history, own_vol[0], tv_s), np.where(no_history, own_vol[1], tv_c)
+    rs, rc = np.where(tr_c == 0, own_ret[0], tr_s), np.where(tr_c == 0, own_ret[1], tr_c)
+    css = np.where(tr_c == 0, own_cs, tcs_s)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        avg_volume = np.maximum(vs / vc, 1.0)
+        sigma = np.sqrt(rs / rc)
+        spread = css / rc
+        profile = np.where(tp_c > 0, tp_s / np.maximum(tp_c, 1.0), 0.0)
+    profile[profile.sum(axis=1) <= 0] = 1.0  # no history: flat profile
+
+    open_price = grid["open"][:, 0]
+    # half a tick is the least half-spread; the day's open stands in for the regime's reference
+    # price (exact before 2025; the banded regime of 2025 judges the previous month-end close)
+    tick_frac = np.array([tick_size(d.astype(object), float(p)) for d, p in zip(days, open_price, strict=True)])
+    tick_frac = tick_frac / open_price
+    half_spread = np.maximum(spread / 2.0, tick_frac / 2.0)
+
+    dropped: list[tuple[date, str]] = []
+    keep = np.ones(days.shape[0], dtype=bool)
+    holes_in_span = (~present[:, span_lo : span_hi + 1]).sum(axis=1)
+    for i, d in enumerate(days):
+        day = d.astype(object)
+        reason = None
+        if first_day is not None and day < first_day:
+            keep[i] = False
+            continue
+        if holes_in_span[i]:
+            reason = f"{holes_in_span[i]} missing minute(s) between bars {span_lo} and {span_hi} of the episode"
+        elif vc[i] == 0 or rc[i] == 0 or not np.isfinite(sigma[i]):
+            reason = "no trailing history and no bars before the first decision"
+        if reason:
+            keep[i] = False
+            dropped.append((day, reason))
+
+    return MarketData(
+        symbol=str(symbols[0]),
+        days=days[keep],
+        open_price=open_price[keep],
+        close=close[keep],
+        high=high[keep],
+        low=low[keep],
+        volume=volume[keep],
+        avg_volume_1m=avg_volume[keep],
+        volume_profile=profile[keep],
+        sigma_1m=sigma[keep],
+        half_spread=half_spread[keep],
+        missing_minutes=(~present).sum(axis=1)[keep],
+        dropped_days=tuple(dropped),
+    )
+
+
+def lookback_start(start: date, lookback_days: int = DEFAULT_LOOKBACK_DAYS) -> date:
+    """The trading day ``lookback_days`` trading days before ``start`` (where history begins)."""
+    day = start
+    for _ in range(lookback_days):
+        day = previous_trading_day(day)
+    return day
+
+
+def load(
+    conn: Any,
+    symbol: str,
+    start: date,
+    end: date,
+    order: OrderParams,
+    lookback_days: int = DEFAULT_LOOKBACK_DAYS,
+) -> MarketData:
+    """Published bars of ``symbol`` for ``start..end`` (plus ``lookback_days`` trading days of history)."""
+    from execution.data.store import load_published  # the store owns the SQL
+
+    history_start = lookback_start(start, lookback_days) if lookback_days else start
+    frame = load_published(conn, symbol, history_start, end)
+    if frame.empty:
+        raise ValueError(f"no published bars for {symbol} between {history_start} and {end}")
+    market = from_bars(frame, order, first_day=start, lookback_days=lookback_days)
+    if market.n_days == 0:
+        raise ValueError(f"no usable episode day for {symbol} between {start} and {end}: {market.dropped_days}")
+    return market
+
+
+__all__ = [
+    "DEFAULT_LOOKBACK_DAYS",
+    "MarketData",
+    "corwin_schultz_spread",
+    "decision_minutes",
+    "episode_span",
+    "from_bars",
+    "load",
+    "lookback_start",
+    "side_sign",
+    "start_minute",
+]
