@@ -38,10 +38,9 @@ from __future__ import annotations
 
 import logging
 import sys
-from dataclasses import replace
-from datetime import date, timedelta
+from datetime import timedelta
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import pendulum
 from airflow.sdk import (
@@ -62,18 +61,14 @@ if str(Path(__file__).resolve().parent) not in sys.path:
 
 from common import EXCHANGE_TZ, default_args, label_task, run_settings
 
+from execution.agents.catalog import SEED_AGENTS  # light: no torch
 from execution.ops.airflow_config import TRAINING_POOL  # shared with the demo and make airflow
-
-if TYPE_CHECKING:
-    from execution.config import Windows
 
 log = logging.getLogger(__name__)
 
 DAG_ID = "nse_weekly_retrain"
 SCHEDULE_CRON = "0 6 * * 6"  # Saturday 06:00 IST
 
-DEFAULT_AGENTS = ("dqn_sl", "dqn_3l", "ddqn_3l", "a3c_sl", "a3c_3l")
-DEFAULT_MAX_BAD_DAY_FRACTION = 0.05
 TRAIN_TIMEOUT = timedelta(hours=2)
 SHORT_TIMEOUT = timedelta(minutes=10)
 CONTEXT_AGENT = "nse_agent"
@@ -92,72 +87,15 @@ def _date_param(description: str) -> Param:
     return Param(None, type=["null", "string"], pattern=_DATE, description=description)
 
 
-def years_before(day: date, years: int) -> date:
-    """``day`` moved back ``years`` calendar years (29 February -> 28 February)."""
-    try:
-        return day.replace(year=day.year - years)
-    except ValueError:
-        return day.replace(year=day.year - years, day=28)
+def windows_of(settings: Any, plan: dict[str, Any]) -> Any:
+    """The run's windows (``plan["window"]`` holds them as ISO dates) over the configured ones."""
+    from execution.models.windows import resolve_windows
 
-
-def rolling_windows(configured: Windows, as_of: date, train_years: int = 2) -> Windows:
-    """The training and validation windows of a retrain run on ``as_of``.
-
-    The validation window keeps the configured length and ends the day before ``as_of``; the
-    training window is the ``train_years`` years right before the validation window. The test
-    window is left as configured.
-    """
-    if train_years < 1:
-        raise ValueError(f"train_years must be >= 1, not {train_years}")
-    validation_end = as_of - timedelta(days=1)
-    validation_start = validation_end - (configured.validation_end - configured.validation_start)
-    return replace(
-        configured,
-        train_start=years_before(validation_start, train_years),
-        train_end=validation_start - timedelta(days=1),
-        validation_start=validation_start,
-        validation_end=validation_end,
-    )
-
-
-def resolve_windows(configured: Windows, params: dict[str, Any], run_date: date) -> Windows:
-    """The windows of a run: rolling (as of ``params['as_of']`` or ``run_date``) or configured, then overrides."""
-    mode = params.get("window") or "rolling"
-    if mode == "configured":
-        windows = configured
-    elif mode == "rolling":
-        as_of = date.fromisoformat(params["as_of"]) if params.get("as_of") else run_date
-        windows = rolling_windows(configured, as_of, int(params.get("train_years") or 2))
-    else:
-        raise ValueError(f"window must be 'rolling' or 'configured', not {mode!r}")
-    names = ("train_start", "train_end", "validation_start", "validation_end")
-    overrides = {name: date.fromisoformat(params[name]) for name in names if params.get(name)}
-    windows = replace(windows, **overrides)
-    if windows.train_start > windows.train_end or windows.validation_start > windows.validation_end:
-        raise ValueError(
-            f"empty window: train {windows.train_start}..{windows.train_end}, "
-            f"validation {windows.validation_start}..{windows.validation_end}"
-        )
-    return windows
+    return resolve_windows(settings.windows, {"window": "configured", **plan["window"]}, settings.windows.test_start)
 
 
 def _bps(value: float | None) -> str:
     return "n/a" if value is None else f"{value:+.2f}"
-
-
-def unusable_reason(health: dict[str, Any], max_fraction: float) -> str | None:
-    """Why a window of :func:`execution.models.retrain.window_health` is unusable, or ``None`` when it is fine."""
-    if health["trading_days"] == 0:
-        return f"{health['start']}..{health['end']} has no trading days"
-    if health["unusable_fraction"] <= max_fraction:
-        return None
-    bad = sorted(health["quarantined"] + health["missing"])
-    shown = ", ".join(bad[:5]) + (f" (+{len(bad) - 5} more)" if len(bad) > 5 else "")
-    return (
-        f"{health['start']}..{health['end']}: {health['quarantined_days']} quarantined + {health['missing_days']} "
-        f"missing of {health['trading_days']} trading days = {health['unusable_fraction']:.1%} "
-        f"> {max_fraction:.1%} allowed ({shown})"
-    )
 
 
 @dag(
@@ -177,24 +115,26 @@ def unusable_reason(health: dict[str, Any], max_fraction: float) -> str | None:
     params={
         "symbols": Param(None, type=["null", "array"], description="Symbols (default: Variable nse_symbols)"),
         "agents": Param(
-            None, type=["null", "array"], description=f"Agents (default: the seed's five: {', '.join(DEFAULT_AGENTS)})"
+            None, type=["null", "array"], description=f"Agents (default: the seed's five: {', '.join(SEED_AGENTS)})"
         ),
         "episodes": Param(None, type=["null", "integer"], minimum=1, description="Episodes (default: the seed's)"),
         "seed": Param(None, type=["null", "integer"], description="Random seed (default: drawn and recorded)"),
         "fine_tune": Param(False, type="boolean", description="Continue from the champion of the same agent"),
         "window": Param("rolling", enum=["rolling", "configured"], description="Rolling or configured windows"),
         "as_of": _date_param("Rolling windows end the day before this date (default: the run's date)"),
-        "train_years": Param(2, type="integer", minimum=1, description="Years of the rolling training window"),
+        "train_years": Param(
+            None, type=["null", "integer"], minimum=1, description="Years of the rolling training window (default 2)"
+        ),
         "train_start": _date_param("Override: first training day"),
         "train_end": _date_param("Override: last training day"),
         "validation_start": _date_param("Override: first validation day"),
         "validation_end": _date_param("Override: last validation day"),
         "max_bad_day_fraction": Param(
-            DEFAULT_MAX_BAD_DAY_FRACTION,
-            type="number",
+            None,
+            type=["null", "number"],
             minimum=0,
             maximum=1,
-            description="Skip a symbol whose window has more quarantined + missing trading days than this",
+            description="Skip a symbol whose windows have more quarantined + missing trading days than this (5 %)",
         ),
     },
     tags=["nse", "training"],
@@ -215,7 +155,7 @@ def nse_weekly_retrain() -> None:
         """The agents to train (param ``agents``, default the seed's five); an unknown name fails the run."""
         from execution.agents.catalog import agent_spec
 
-        agents = list(get_current_context()["params"].get("agents") or DEFAULT_AGENTS)
+        agents = list(get_current_context()["params"].get("agents") or SEED_AGENTS)
         for agent in agents:
             agent_spec(agent)  # ValueError naming the known agents
         log.info("agents: %s", ", ".join(agents))
@@ -224,6 +164,8 @@ def nse_weekly_retrain() -> None:
     @task
     def plan_retrain() -> dict[str, Any]:
         """Windows and budget of this run (shared by every training task)."""
+        from execution.models.windows import max_bad_day_fraction, resolve_windows
+
         context = get_current_context()
         params = dict(context["params"])
         settings = run_settings(context)
@@ -233,7 +175,7 @@ def nse_weekly_retrain() -> None:
             "episodes": params.get("episodes"),
             "seed": params.get("seed"),
             "fine_tune": bool(params.get("fine_tune")),
-            "max_bad_day_fraction": float(params.get("max_bad_day_fraction", DEFAULT_MAX_BAD_DAY_FRACTION)),
+            "max_bad_day_fraction": max_bad_day_fraction(params),
             "window": {
                 "train_start": windows.train_start.isoformat(),
                 "train_end": windows.train_end.isoformat(),
@@ -250,25 +192,19 @@ def nse_weekly_retrain() -> None:
     @task
     def check_data_windows(symbols: list[str], plan: dict[str, Any]) -> dict[str, str | None]:
         """{symbol: why its data is unusable, or None}: quarantined + missing days in either window."""
-        from execution.models.retrain import window_health
+        from execution.models.windows import data_verdict
 
         settings = run_settings(get_current_context())
-        window, max_fraction = plan["window"], plan["max_bad_day_fraction"]
+        windows = windows_of(settings, plan)
         verdicts: dict[str, str | None] = {}
         for symbol in symbols:
-            reasons = []
-            for name in ("train", "validation"):
-                start, end = date.fromisoformat(window[f"{name}_start"]), date.fromisoformat(window[f"{name}_end"])
-                health = window_health(settings, symbol, start, end)
+            verdicts[symbol], healths = data_verdict(settings, symbol, windows, plan["max_bad_day_fraction"])
+            for h in healths:
                 log.info(
                     "%s %s window %s..%s: %d trading days, %d published, %d quarantined, %d missing",
-                    symbol, name, start, end, health["trading_days"], health["published_days"],
-                    health["quarantined_days"], health["missing_days"],
+                    symbol, h["window"], h["start"], h["end"], h["trading_days"], h["published_days"],
+                    h["quarantined_days"], h["missing_days"],
                 )  # fmt: skip
-                reason = unusable_reason(health, max_fraction)
-                if reason:
-                    reasons.append(f"{name} window {reason}")
-            verdicts[symbol] = "; ".join(reasons) or None
             if verdicts[symbol]:
                 log.warning("%s will be skipped: %s", symbol, verdicts[symbol])
         return verdicts
@@ -297,7 +233,7 @@ def nse_weekly_retrain() -> None:
             log.warning("%s", message)
             raise AirflowSkipException(message)
         settings = run_settings(context)
-        windows = replace(settings.windows, **{name: date.fromisoformat(value) for name, value in window.items()})
+        windows = windows_of(settings, plan)
         summary = retrain(
             settings.with_overrides(windows=windows),
             symbol,
@@ -318,22 +254,10 @@ def nse_weekly_retrain() -> None:
     @task(trigger_rule="none_failed")
     def summarize_retrain(summaries: list[dict[str, Any] | None]) -> list[dict[str, Any]]:
         """One line per trained model: status and validation advantages (skipped pairs are left out)."""
-        rows = []
-        for summary in summaries[:] if summaries else []:  # one slice request (iterating probes past the end)
-            if not summary:
-                continue
-            vs_twap = summary.get("vs_twap_seed") or {}
-            row = {
-                "symbol": summary["symbol"],
-                "agent": summary["agent"],
-                "model_id": summary["model_id"],
-                "status": summary["status"],
-                "advantage_over_twap_bps": vs_twap.get("mean_bps"),
-                "ci_low_bps": vs_twap.get("ci_low_bps"),
-                "ci_high_bps": vs_twap.get("ci_high_bps"),
-                "reason": (summary.get("decision") or {}).get("reason"),
-            }
-            rows.append(row)
+        from execution.models.retrain import summary_row
+
+        rows = [summary_row(s) for s in (summaries[:] if summaries else []) if s]  # one slice request
+        for row in rows:
             log.info(
                 "model %s %s %s -> %s; advantage over twap_seed %s bps (CI %s..%s); %s",
                 row["model_id"], row["symbol"], row["agent"], row["status"], _bps(row["advantage_over_twap_bps"]),

@@ -13,21 +13,17 @@ from stable_baselines3 import DQN
 from stable_baselines3.common.logger import Logger
 from stable_baselines3.common.vec_env import DummyVecEnv
 
-from execution.agents import catalog
+from execution.agents import catalog, families
 from execution.agents.ddqn import DoubleDQN, dqn_next_values, next_state_values
 from execution.agents.networks import ClippedQNetwork
-from execution.agents.training import (
-    make_vec_env,
-    save_artifact,
-    sha256_file,
-    train_agent,
-    write_learning_curve,
-)
+from execution.agents.training import make_vec_env, train_agent
 from execution.config import OrderParams
 from execution.data.sources.synthetic import SyntheticSource
-from execution.sim.backtest import policy_strategy, run_strategies
+from execution.models.artifacts import save_artifact, sha256_file, write_learning_curve
+from execution.sim.backtest import run_strategies
 from execution.sim.execution_env import ExecutionEnv
 from execution.sim.market import from_bars
+from execution.sim.policy import policy_strategy
 
 ORDER = OrderParams()
 N_OBS, N_ACTIONS = ORDER.n_history + 3, ORDER.lots + 1  # 18 values, 21 actions
@@ -65,7 +61,7 @@ def _linear_layers(module: th.nn.Module) -> list[th.nn.Linear]:
 def test_dqn_family_networks_and_seed_hyperparameters(market, agent, hidden):
     env = DummyVecEnv([lambda: ExecutionEnv(market, ORDER)])
     total = 1000 * ORDER.intervals  # the seed's 1000 episodes of N = 50 decisions
-    model = catalog.build(agent, env, catalog.hyperparameters(agent), total, ORDER.intervals, seed=0)
+    model = families.build(agent, env, catalog.hyperparameters(agent), total, ORDER.intervals, seed=0)
     assert isinstance(model, DoubleDQN) == (agent == "ddqn_3l") and isinstance(model, DQN)
     q_net = model.q_net
     assert isinstance(q_net, ClippedQNetwork)
@@ -87,7 +83,7 @@ def test_dqn_family_networks_and_seed_hyperparameters(market, agent, hidden):
 
 def test_q_values_are_clipped_to_plus_minus_100(market):
     env = DummyVecEnv([lambda: ExecutionEnv(market, ORDER)])
-    model = catalog.build("dqn_sl", env, catalog.hyperparameters("dqn_sl"), 1000, ORDER.intervals, seed=0)
+    model = families.build("dqn_sl", env, catalog.hyperparameters("dqn_sl"), 1000, ORDER.intervals, seed=0)
     out = _linear_layers(model.q_net)[-1]
     with th.no_grad():
         out.weight.zero_()
@@ -99,7 +95,7 @@ def test_q_values_are_clipped_to_plus_minus_100(market):
 
 def test_dropout_acts_in_training_only_and_never_on_the_target(market):
     env = DummyVecEnv([lambda: ExecutionEnv(market, ORDER)])
-    model = catalog.build("dqn_3l", env, catalog.hyperparameters("dqn_3l", dropout=0.5), 1000, 50, seed=0)
+    model = families.build("dqn_3l", env, catalog.hyperparameters("dqn_3l", dropout=0.5), 1000, 50, seed=0)
     obs = th.as_tensor(real_observations(market, 64))
     model.policy.set_training_mode(True)  # what DQN.train() does
     assert model.q_net.training and not model.q_net_target.training
@@ -117,7 +113,7 @@ def test_dropout_acts_in_training_only_and_never_on_the_target(market):
 def test_a3c_has_separate_actor_and_critic_adam_and_a_batch_of_32(market, agent, layers):
     hyper = catalog.hyperparameters(agent, vec_env="dummy")
     env = make_vec_env(market, ORDER, "vr", "seed", hyper["n_envs"], "dummy")
-    model = catalog.build(agent, env, hyper, 1000, ORDER.intervals, seed=0)
+    model = families.build(agent, env, hyper, 1000, ORDER.intervals, seed=0)
     policy = model.policy
     assert not policy.share_features_extractor
     assert policy.pi_features_extractor is not policy.vf_features_extractor
@@ -163,7 +159,7 @@ def _ddqn_and_dqn(market):
     models = []
     for agent in ("ddqn_3l", "dqn_3l"):
         env = DummyVecEnv([lambda: ExecutionEnv(market, ORDER)])
-        models.append(catalog.build(agent, env, hyper, 1000, ORDER.intervals, seed=0))
+        models.append(families.build(agent, env, hyper, 1000, ORDER.intervals, seed=0))
     online = _set_weights(models[0].q_net, np.random.default_rng(11))
     target = _set_weights(models[0].q_net_target, np.random.default_rng(22))
     _set_weights(models[1].q_net, np.random.default_rng(11))
@@ -237,7 +233,7 @@ def test_each_agent_trains_saves_reloads_and_acts(market, agent, tmp_path):
     assert list(curve["episode"]) == list(range(1, episodes + 1))
     np.testing.assert_allclose(curve["reward"], run.episode_rewards)
 
-    reloaded = catalog.algorithm_class(agent).load(path, device="cpu")
+    reloaded = families.algorithm_class(agent).load(path, device="cpu")
     obs = real_observations(market, 12)
     before, _ = run.model.predict(obs, deterministic=True)
     after, _ = reloaded.predict(obs, deterministic=True)

@@ -15,10 +15,6 @@ from execution.config import OrderParams
 from execution.sim.backtest import (
     BacktestResult,
     load_results,
-    policy_schedule,
-    policy_strategy,
-    register_resolver,
-    resolve_strategy,
     run_backtest,
     run_strategies,
     store_results,
@@ -27,6 +23,8 @@ from execution.sim.baselines import BASELINES
 from execution.sim.execution_env import ExecutionEnv
 from execution.sim.market import from_bars
 from execution.sim.metrics import bootstrap_mean_ci, gain_loss_ratio, summarize
+from execution.sim.policy import policy_schedule, policy_strategy
+from execution.sim.strategies import resolve_strategy
 
 SIX = list(BASELINES)
 
@@ -181,15 +179,17 @@ def test_policy_schedule_matches_stepping_the_environment():
     assert (lots[:, :25] == 0).all() and (lots[:, 25:31] == 3).all()  # time left <= 0.5 from decision 25
 
 
-def test_registry_resolves_names_prefixes_and_policies():
-    register_resolver("fixed", lambda rest: policy_strategy(TimeRulePolicy()) if rest == "time" else None)
-    strategy = resolve_strategy("fixed:time")
+def test_names_resolve_to_baselines_and_through_the_resolvers_given():
+    resolvers = {"fixed": lambda rest: policy_strategy(TimeRulePolicy()) if rest == "time" else None}
+    strategy = resolve_strategy("fixed:time", resolvers)
     market = random_market(3)
     assert strategy(market, OrderParams(), "seed").sum() == 60
     assert resolve_strategy("twap_seed") is BASELINES["twap_seed"]
     with pytest.raises(KeyError, match="twap_seed"):
-        resolve_strategy("no_such_strategy")
-    frame = run_strategies([market], OrderParams(), ["fixed:time", "immediate"], ["impact"])
+        resolve_strategy("no_such_strategy", resolvers)
+    with pytest.raises(KeyError, match="fixed:time"):
+        resolve_strategy("fixed:time")  # no global table: without the resolver the name is unknown
+    frame = run_strategies([market], OrderParams(), ["fixed:time", "immediate"], ["impact"], resolvers=resolvers)
     assert set(frame["strategy"]) == {"fixed:time", "immediate"}
 
 

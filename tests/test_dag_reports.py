@@ -21,9 +21,9 @@ import pendulum  # noqa: E402
 import pytest  # noqa: E402
 
 from execution.data import store  # noqa: E402
-from execution.models import registry  # noqa: E402
 from execution.data.sources.synthetic import SyntheticSource  # noqa: E402
 from execution.db import connect  # noqa: E402
+from execution.models import registry  # noqa: E402
 
 DAG_ID = "nse_execution_reports"
 HISTORY = (date(2019, 11, 1), date(2020, 1, 31))

@@ -2,11 +2,9 @@
 
 from __future__ import annotations
 
-import sys
 from datetime import date, timedelta
 
 from airflow_support import (
-    DAGS_FOLDER,
     configure_airflow_env,
     migrate_airflow_db,
     rendered_map_indexes,
@@ -19,10 +17,9 @@ import pendulum  # noqa: E402
 import pytest  # noqa: E402
 
 from execution.data import store  # noqa: E402
-from execution.models import registry  # noqa: E402
-from execution.config import Windows  # noqa: E402
 from execution.data.sources.synthetic import SyntheticSource  # noqa: E402
 from execution.db import connect  # noqa: E402
+from execution.models import artifacts, registry  # noqa: E402
 
 DAG_ID = "nse_weekly_retrain"
 HISTORY = (date(2019, 11, 1), date(2020, 1, 31))
@@ -40,15 +37,6 @@ WINDOW = {
 def dag(dag_bag):
     """The nse_weekly_retrain DAG object."""
     return dag_bag.dags[DAG_ID]
-
-
-@pytest.fixture(scope="module")
-def module(dag_bag):
-    """dags/nse_weekly_retrain.py as a module (its pure functions)."""
-    assert str(DAGS_FOLDER) in sys.path
-    import nse_weekly_retrain
-
-    return nse_weekly_retrain
 
 
 # --------------------------------------------------------------------------- import and shape
@@ -110,62 +98,6 @@ def test_training_fails_at_once_on_a_bad_request_and_retries_other_errors(dag):
 def test_summary_waits_for_every_training_and_does_not_hide_a_failure(dag):
     # none_failed: runs when trainings succeeded or were skipped; a failed training fails the run
     assert dag.get_task("summarize_retrain").trigger_rule == "none_failed"
-
-
-# --------------------------------------------------------------------------- windows and the skip rule
-
-
-def test_rolling_windows_as_of_new_year_2020_give_the_seed_validation_window(module):
-    windows = module.rolling_windows(Windows(), date(2020, 1, 1))
-    # the configured validation window is 2019-11-01..2019-12-31: 60 days after its first day
-    assert (windows.validation_start, windows.validation_end) == (date(2019, 11, 1), date(2019, 12, 31))
-    # two years right before it
-    assert (windows.train_start, windows.train_end) == (date(2017, 11, 1), date(2019, 10, 31))
-    assert (windows.test_start, windows.test_end) == (date(2020, 1, 1), date(2020, 12, 31))  # untouched
-
-
-def test_rolling_windows_slide_with_the_run_date(module):
-    windows = module.rolling_windows(Windows(), date(2020, 3, 1), train_years=1)
-    # validation ends on Feb 29 (leap year) and starts 60 days earlier: Dec 31
-    assert (windows.validation_start, windows.validation_end) == (date(2019, 12, 31), date(2020, 2, 29))
-    assert (windows.train_start, windows.train_end) == (date(2018, 12, 31), date(2019, 12, 30))
-    assert module.years_before(date(2020, 2, 29), 2) == date(2018, 2, 28)
-
-
-def test_windows_from_params_configured_rolling_and_overrides(module):
-    configured = Windows()
-    run_date = date(2020, 1, 1)
-    assert module.resolve_windows(configured, {"window": "configured"}, date(2026, 1, 1)) == configured
-    assert module.resolve_windows(configured, {}, run_date).train_start == date(2017, 11, 1)
-    as_of = module.resolve_windows(configured, {"as_of": "2020-01-01"}, date(2026, 1, 1))
-    assert as_of.validation_end == date(2019, 12, 31)
-    overridden = module.resolve_windows(configured, {"as_of": "2020-01-01", "train_start": "2019-01-01"}, run_date)
-    assert (overridden.train_start, overridden.train_end) == (date(2019, 1, 1), date(2019, 10, 31))
-    with pytest.raises(ValueError, match="empty window"):
-        module.resolve_windows(configured, {"window": "configured", "train_end": "2017-01-01"}, run_date)
-
-
-def _health(trading: int, quarantined: list[str], missing: list[str]) -> dict:
-    return {
-        "start": "2020-01-01",
-        "end": "2020-03-31",
-        "trading_days": trading,
-        "published_days": trading - len(quarantined) - len(missing),
-        "quarantined_days": len(quarantined),
-        "missing_days": len(missing),
-        "quarantined": quarantined,
-        "missing": missing,
-        "unusable_fraction": (len(quarantined) + len(missing)) / trading if trading else 0.0,
-    }
-
-
-def test_skip_rule_allows_up_to_the_threshold_and_names_the_bad_days(module):
-    days = [f"2020-01-{d:02d}" for d in range(1, 10)]
-    assert module.unusable_reason(_health(100, days[:2], days[2:5]), 0.05) is None  # 5 of 100 = 5 %: allowed
-    reason = module.unusable_reason(_health(100, days[:2], days[2:6]), 0.05)  # 6 of 100 = 6 %
-    assert "2 quarantined + 4 missing of 100 trading days = 6.0% > 5.0% allowed" in reason
-    assert "2020-01-01, 2020-01-02, 2020-01-03, 2020-01-04, 2020-01-05 (+1 more)" in reason
-    assert "no trading days" in module.unusable_reason(_health(0, [], []), 0.05)
 
 
 # --------------------------------------------------------------------------- end to end (dag.test)
@@ -261,6 +193,6 @@ def test_dag_test_with_a_tiny_budget_trains_registers_and_evaluates_a_model(dag,
     assert (model.agent, model.symbol, model.episodes) == ("dqn_sl", "RELIANCE", 2)
     assert (model.train_start, model.train_end) == (date(2019, 12, 2), date(2019, 12, 31))
     assert model.status in ("candidate", "champion")
-    assert registry.artifact_file(history, model.artifact_path).is_file()
+    assert artifacts.artifact_file(history, model.artifact_path).is_file()
     # evaluated on the configured January validation window (21 of its 23 trading days are published)
     assert (model.validation_start, model.validation_end) == (date(2020, 1, 1), date(2020, 1, 31))

@@ -10,6 +10,7 @@ from zoneinfo import ZoneInfo
 import pytest
 
 from execution.db import connect
+from execution.models.windows import rolling_windows
 from execution.ops import demo
 
 IST = ZoneInfo("Asia/Kolkata")
@@ -46,7 +47,7 @@ def test_default_plan_keeps_the_dag_s_two_year_window(settings):
     assert plan.daily_days[-1] == date(2020, 1, 31)
     assert len(plan.daily_days) == demo.DEFAULT_DAILY_DAYS
     # validation 2019-12-02 .. 2020-01-31 (the configured 60-day span), training two years before
-    assert demo.rolling_train_start(settings, plan.as_of) == date(2017, 12, 2)
+    assert rolling_windows(settings.windows, plan.as_of).train_start == date(2017, 12, 2)
     assert plan.history_start < date(2017, 12, 2)
     assert plan.train_start is None
     assert "train_start" not in plan.retrain_conf()

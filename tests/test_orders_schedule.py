@@ -191,7 +191,7 @@ def test_a_policy_plan_is_its_rollout_and_respects_whole_lots_and_the_horizon(co
     def fake_choice(conn, settings, symbol, order):
         return PolicyChoice(symbol, "champion", 7, LatePolicy(order), record=None, champion_record=object())
 
-    monkeypatch.setattr(policies_module, "choose_policy", fake_choice)
+    monkeypatch.setattr(policies_module, "resolve_champion", fake_choice)
     summary = write_schedules(history, PLAN_DAY)
     rows = load_schedules(conn, PLAN_DAY)
     _check_plans(
@@ -210,7 +210,7 @@ def test_a_policy_plan_is_its_rollout_and_respects_whole_lots_and_the_horizon(co
 
     monkeypatch.setattr(
         policies_module,
-        "choose_policy",
+        "resolve_champion",
         lambda conn, settings, symbol, order: PolicyChoice(
             symbol, "champion", 8, IdlePolicy(), champion_record=object()
         ),

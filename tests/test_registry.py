@@ -9,15 +9,18 @@ import numpy as np
 import pytest
 from psycopg2 import IntegrityError
 
-from execution.agents.training import save_artifact, train_agent
+from execution.agents.training import train_agent
 from execution.cli import main
 from execution.config import OrderParams
 from execution.data import store
 from execution.data.sources.synthetic import SyntheticSource
-from execution.models import registry
+from execution.models import artifacts, registry
+from execution.models.artifacts import save_artifact
+from execution.models.champion import resolve_champion
 from execution.models.promotion import Comparison, PromotionRule, decide, load_rule
-from execution.models.retrain import retrain, validation_window, window_health
-from execution.sim.backtest import resolve_strategy
+from execution.models.retrain import retrain
+from execution.models.strategies import resolve_strategy
+from execution.models.windows import validation_window, window_health
 from execution.sim.baselines import twap_seed
 from execution.sim.market import from_bars
 
@@ -60,7 +63,7 @@ def register_file(conn, settings, symbol: str, agent: str, content: bytes = b"no
         fill="seed",
         hyperparameters={"lr": 0.001},
         order=ORDER,
-        artifact_path=registry.relative_artifact_path(settings, path),
+        artifact_path=artifacts.relative_artifact_path(settings, path),
         sha256=hashlib.sha256(content).hexdigest(),
         version="test",
     )
@@ -161,35 +164,34 @@ def test_corrupt_or_missing_artifacts_fall_back_to_the_previous_champion_then_tw
     registry.promote(conn, a, "first")
     registry.promote(conn, b, "second")
     conn.commit()
-    resolution = registry.resolve_champion(conn, settings, "RELIANCE", ORDER)
+    resolution = resolve_champion(conn, settings, "RELIANCE", ORDER)
     assert (resolution.source, resolution.model_id, resolution.reasons) == ("champion", b, [])
 
-    path_b = registry.artifact_file(settings, registry.get(conn, b).artifact_path)
+    path_b = artifacts.artifact_file(settings, registry.get(conn, b).artifact_path)
     path_b.write_bytes(blob_b[:-10] + b"0123456789")  # same size, different bytes
-    with pytest.raises(registry.ArtifactCorrupt, match=f"model {b} .*corrupt"):
-        registry.load_model(settings, registry.get(conn, b))
-    resolution = registry.resolve_champion(conn, settings, "RELIANCE", ORDER)
+    with pytest.raises(artifacts.ArtifactCorrupt, match=f"model {b} .*corrupt"):
+        artifacts.load_model(settings, registry.get(conn, b))
+    resolution = resolve_champion(conn, settings, "RELIANCE", ORDER)
     assert (resolution.source, resolution.model_id) == ("previous_champion", a)
     assert resolution.policy.predict(market_obs(market), deterministic=True)[0].shape == (market.n_days,)
     conn.commit()
     assert event_kinds(conn, "RELIANCE")[-2:] == [(b, "load_failed"), (a, "fallback")]
     assert "corrupt" in registry.events(conn, "RELIANCE")[0]["reason"]
 
-    registry.artifact_file(settings, registry.get(conn, a).artifact_path).unlink()
-    with pytest.raises(registry.ArtifactMissing, match="missing"):
-        registry.load_model(settings, registry.get(conn, a))
-    resolution = registry.resolve_champion(conn, settings, "RELIANCE", ORDER)
+    artifacts.artifact_file(settings, registry.get(conn, a).artifact_path).unlink()
+    with pytest.raises(artifacts.ArtifactMissing, match="missing"):
+        artifacts.load_model(settings, registry.get(conn, a))
+    resolution = resolve_champion(conn, settings, "RELIANCE", ORDER)
     assert (resolution.source, resolution.model_id, resolution.policy) == ("twap_seed", None, None)
     assert len(resolution.reasons) == 2 and "missing" in resolution.reasons[1]
     conn.commit()
     assert event_kinds(conn, "RELIANCE")[-3:] == [(b, "load_failed"), (a, "load_failed"), (None, "fallback")]
 
     # the backtester's "champion" now runs twap_seed; "model:B" refuses the corrupt artifact
-    registry.install_backtest_strategies(settings)
-    lots = resolve_strategy("champion")(market, ORDER, "seed")
+    lots = resolve_strategy("champion", settings)(market, ORDER, "seed")
     np.testing.assert_array_equal(lots, twap_seed(market, ORDER))
-    with pytest.raises(registry.ArtifactCorrupt):
-        resolve_strategy(f"model:{b}")
+    with pytest.raises(artifacts.ArtifactCorrupt):
+        resolve_strategy(f"model:{b}", settings)
 
 
 def market_obs(market):
@@ -202,10 +204,9 @@ def test_a_model_for_another_order_size_is_refused(conn, settings, tiny_models):
     market, (blob_a, _) = tiny_models
     a = register_file(conn, settings, "RELIANCE", "dqn_sl", blob_a)
     other = OrderParams(quantity=5_000)  # 10 lots: 11 actions, the model has 21
-    with pytest.raises(registry.IncompatibleModel, match="21 actions"):
-        registry.load_model(settings, registry.get(conn, a), other)
-    registry.install_backtest_strategies(settings)
-    assert resolve_strategy(f"model:{a}")(market, ORDER, "seed").shape == (market.n_days, ORDER.intervals)
+    with pytest.raises(artifacts.IncompatibleModel, match="21 actions"):
+        artifacts.load_model(settings, registry.get(conn, a), other)
+    assert resolve_strategy(f"model:{a}", settings)(market, ORDER, "seed").shape == (market.n_days, ORDER.intervals)
 
 
 # ------------------------------------------------------------------ the promotion rule
@@ -281,7 +282,7 @@ def test_retrain_registers_validates_promotes_and_fine_tunes(conn, settings):
     first = retrain(settings, "RELIANCE", "dqn_sl", date(2019, 12, 1), date(2019, 12, 31), episodes=4, seed=1)
     record = registry.get(conn, first["model_id"])
     assert record.episodes == 4 and record.seed == 1 and record.train_days == 21
-    assert registry.verify_artifact(settings, record) == settings.models_dir / "RELIANCE" / "m00001-dqn_sl.zip"
+    assert artifacts.verify_artifact(settings, record) == settings.models_dir / "RELIANCE" / "m00001-dqn_sl.zip"
     assert len(registry.learning_curve(conn, record.model_id)) == 4
     assert (settings.models_dir / record.curve_path).read_text().count("\n") == 5  # header + 4 episodes
     assert record.validation_start == date(2020, 1, 1)

@@ -368,9 +368,9 @@ def test_the_page_renders_in_headless_chromium_with_every_chart_and_no_console_e
 
 @pytest.mark.slow
 def test_a_trained_champion_is_replayed_planned_and_mapped(conn, reliance, tmp_path):
-    from execution.models import registry
+    from execution.models import artifacts, registry
     from execution.models.retrain import retrain
-    from execution.sim.backtest import policy_strategy
+    from execution.sim.policy import policy_strategy
 
     trained = retrain(reliance, "RELIANCE", "dqn_sl", date(2020, 1, 27), date(2020, 1, 29), episodes=3, seed=0)
     model_id = trained["model_id"]
@@ -378,7 +378,7 @@ def test_a_trained_champion_is_replayed_planned_and_mapped(conn, reliance, tmp_p
         registry.promote(conn, model_id, "test: make the tiny model the champion")
         conn.commit()
     record = registry.get(conn, model_id)
-    model = registry.load_model(reliance, record, reliance.order)
+    model = artifacts.load_model(reliance, record, reliance.order)
 
     html = render_daily_report(reliance, DAY, tmp_path)
     payload = json.loads(html.with_suffix(".json").read_text())

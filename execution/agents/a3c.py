@@ -22,13 +22,10 @@ from __future__ import annotations
 
 from typing import Any
 
-from stable_baselines3 import A2C
-from stable_baselines3.common.vec_env import VecEnv
-
 from execution.agents.networks import actor_critic_kwargs
 
 
-def a2c_kwargs(hyper: dict[str, Any], layers: int) -> dict[str, Any]:
+def a2c_kwargs(hyper: dict[str, Any], layers: int, total_timesteps: int = 1, episode_steps: int = 1) -> dict[str, Any]:
     """stable-baselines3 ``A2C`` constructor arguments from the seed hyperparameters (see the module table)."""
     return {
         "learning_rate": hyper["learning_rate"],
@@ -41,8 +38,3 @@ def a2c_kwargs(hyper: dict[str, Any], layers: int) -> dict[str, Any]:
         "use_rms_prop": False,
         "policy_kwargs": actor_critic_kwargs(layers, hyper["hidden_units"]),
     }
-
-
-def build_a2c(env: VecEnv, hyper: dict[str, Any], layers: int, seed: int | None) -> A2C:
-    """A fresh A2C with separate actor and critic of ``layers`` dense layers each, on ``env`` (4 workers)."""
-    return A2C("MlpPolicy", env, seed=seed, device="cpu", verbose=0, **a2c_kwargs(hyper, layers))

@@ -19,11 +19,7 @@ stable-baselines3 (the command line lists the agents without loading them).
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
-
-if TYPE_CHECKING:
-    from stable_baselines3.common.base_class import BaseAlgorithm
-    from stable_baselines3.common.vec_env import VecEnv
+from typing import Any
 
 HIDDEN_UNITS = 20  # the seed's dense layers of 20
 DEFAULT_DROPOUT = 0.1  # the seed has Dense + Dropout but gives no rate
@@ -123,33 +119,3 @@ def hyperparameters(name: str, **overrides: Any) -> dict[str, Any]:
     if unknown:
         raise ValueError(f"unknown hyperparameters for {name}: {sorted(unknown)}")
     return {**spec.hyperparameters, **overrides}
-
-
-def algorithm_class(name: str) -> type[BaseAlgorithm]:
-    """The stable-baselines3 class that saves and loads agent ``name``'s artifacts."""
-    from stable_baselines3 import A2C, DQN, PPO
-
-    from execution.agents.ddqn import DoubleDQN
-
-    return {"dqn": DQN, "ddqn": DoubleDQN, "a2c": A2C, "ppo": PPO}[agent_spec(name).family]
-
-
-def build(
-    name: str,
-    env: VecEnv,
-    hyper: dict[str, Any],
-    total_timesteps: int,
-    episode_steps: int,
-    seed: int | None,
-) -> BaseAlgorithm:
-    """A fresh model of agent ``name`` on ``env`` for a budget of ``total_timesteps`` steps."""
-    from execution.agents.a3c import build_a2c
-    from execution.agents.dqn import build_dqn
-    from execution.agents.ppo import build_ppo
-
-    spec = agent_spec(name)
-    if spec.family in ("dqn", "ddqn"):
-        return build_dqn(env, hyper, spec.layers, total_timesteps, episode_steps, seed, double=spec.family == "ddqn")
-    if spec.family == "a2c":
-        return build_a2c(env, hyper, spec.layers, seed)
-    return build_ppo(env, hyper, spec.layers, seed)

@@ -29,14 +29,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from stable_baselines3 import DQN
-from stable_baselines3.common.vec_env import VecEnv
 
-from execution.agents.ddqn import DoubleDQN
-from execution.agents.networks import SeedDQNPolicy
-
-
-def dqn_kwargs(hyper: dict[str, Any], layers: int, total_timesteps: int, episode_steps: int) -> dict[str, Any]:
+def dqn_kwargs(hyper: dict[str, Any], layers: int, total_timesteps: int = 1, episode_steps: int = 1) -> dict[str, Any]:
     """stable-baselines3 ``DQN`` constructor arguments from the seed hyperparameters (see the module table)."""
     return {
         "learning_rate": hyper["learning_rate"],
@@ -60,28 +54,7 @@ def dqn_kwargs(hyper: dict[str, Any], layers: int, total_timesteps: int, episode
     }
 
 
-def build_dqn(
-    env: VecEnv,
-    hyper: dict[str, Any],
-    layers: int,
-    total_timesteps: int,
-    episode_steps: int,
-    seed: int | None,
-    double: bool = False,
-) -> DQN:
-    """A fresh DQN (``double=False``) or :class:`DoubleDQN` with ``layers`` dense layers on ``env``."""
-    algorithm = DoubleDQN if double else DQN
-    return algorithm(
-        SeedDQNPolicy,
-        env,
-        seed=seed,
-        device="cpu",
-        verbose=0,
-        **dqn_kwargs(hyper, layers, total_timesteps, episode_steps),
-    )
-
-
-def schedule_overrides(hyper: dict[str, Any], total_timesteps: int, episode_steps: int) -> dict[str, Any]:
+def fine_tune_overrides(hyper: dict[str, Any], total_timesteps: int, episode_steps: int) -> dict[str, Any]:
     """Attributes to reset on a loaded DQN before fine-tuning (exploration and target schedule of the new budget)."""
     kwargs = dqn_kwargs(hyper, 1, total_timesteps, episode_steps)
     names = ("exploration_fraction", "exploration_initial_eps", "exploration_final_eps", "target_update_interval")

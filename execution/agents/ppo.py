@@ -10,13 +10,10 @@ from __future__ import annotations
 
 from typing import Any
 
-from stable_baselines3 import PPO
-from stable_baselines3.common.vec_env import VecEnv
-
 from execution.agents.networks import actor_critic_kwargs
 
 
-def ppo_kwargs(hyper: dict[str, Any], layers: int) -> dict[str, Any]:
+def ppo_kwargs(hyper: dict[str, Any], layers: int, total_timesteps: int = 1, episode_steps: int = 1) -> dict[str, Any]:
     """stable-baselines3 ``PPO`` constructor arguments."""
     return {
         "learning_rate": hyper["learning_rate"],
@@ -31,8 +28,3 @@ def ppo_kwargs(hyper: dict[str, Any], layers: int) -> dict[str, Any]:
         "max_grad_norm": hyper["max_grad_norm"],
         "policy_kwargs": actor_critic_kwargs(layers, hyper["hidden_units"]),
     }
-
-
-def build_ppo(env: VecEnv, hyper: dict[str, Any], layers: int, seed: int | None) -> PPO:
-    """A fresh PPO with separate actor and critic of ``layers`` dense layers each, on ``env``."""
-    return PPO("MlpPolicy", env, seed=seed, device="cpu", verbose=0, **ppo_kwargs(hyper, layers))

@@ -15,8 +15,6 @@
 
 from __future__ import annotations
 
-import csv
-import hashlib
 import multiprocessing
 import secrets
 import sys
@@ -36,9 +34,9 @@ from stable_baselines3.common.utils import set_random_seed
 from stable_baselines3.common.vec_env import DummyVecEnv, SubprocVecEnv, VecEnv
 from tqdm import tqdm
 
-from execution.agents import catalog
-from execution.agents.dqn import dqn_kwargs, schedule_overrides
+from execution.agents import catalog, families
 from execution.config import OrderParams
+from execution.json_values import json_safe
 from execution.sim.execution_env import ExecutionEnv
 from execution.sim.market import MarketData
 
@@ -150,32 +148,10 @@ def seed_everything(seed: int, threads: int = 1) -> None:
     set_random_seed(seed)
 
 
-def json_safe(value: Any) -> Any:
-    """Hyperparameters as JSON: classes by their qualified name, tuples as lists."""
-    if isinstance(value, dict):
-        return {str(k): json_safe(v) for k, v in value.items()}
-    if isinstance(value, list | tuple):
-        return [json_safe(v) for v in value]
-    if isinstance(value, type):
-        return f"{value.__module__}.{value.__qualname__}"
-    if isinstance(value, np.generic):
-        return value.item()
-    return value
-
-
 def resolved_hyperparameters(agent: str, hyper: dict[str, Any], total_timesteps: int, episode_steps: int) -> dict:
     """What a run used: the agent's hyperparameters and the stable-baselines3 arguments derived from them."""
     spec = catalog.agent_spec(agent)
-    if spec.family in ("dqn", "ddqn"):
-        derived = dqn_kwargs(hyper, spec.layers, total_timesteps, episode_steps)
-    elif spec.family == "a2c":
-        from execution.agents.a3c import a2c_kwargs
-
-        derived = a2c_kwargs(hyper, spec.layers)
-    else:
-        from execution.agents.ppo import ppo_kwargs
-
-        derived = ppo_kwargs(hyper, spec.layers)
+    derived = families.sb3_kwargs(agent, hyper, total_timesteps, episode_steps)
     return json_safe(
         {
             "agent": agent,
@@ -217,10 +193,11 @@ def train_agent(
     )
     try:
         if init_from is None:
-            model = catalog.build(agent, env, hyper, total, order.intervals, seed)
+            model = families.build(agent, env, hyper, total, order.intervals, seed)
         else:
-            extra = schedule_overrides(hyper, total, order.intervals) if spec.family in ("dqn", "ddqn") else {}
-            model = catalog.algorithm_class(agent).load(init_from, env=env, device="cpu", **extra)
+            family = families.family_of(agent)
+            extra = family.fine_tune(hyper, total, order.intervals)
+            model = family.algorithm.load(init_from, env=env, device="cpu", **extra)
             model.set_random_seed(seed)
         recorder = EpisodeRecorder(episodes, progress, label=f"{agent} {market.symbol}")
         started = time.perf_counter()
@@ -243,33 +220,3 @@ def train_agent(
         train_days=market.n_days,
         init_from=None if init_from is None else str(init_from),
     )
-
-
-def sha256_file(path: Path) -> str:
-    """Hex SHA-256 of a file's bytes."""
-    digest = hashlib.sha256()
-    with Path(path).open("rb") as fh:
-        for chunk in iter(lambda: fh.read(1 << 20), b""):
-            digest.update(chunk)
-    return digest.hexdigest()
-
-
-def save_artifact(model: BaseAlgorithm, path: Path) -> str:
-    """Save ``model`` (stable-baselines3 zip) at ``path`` and return its SHA-256."""
-    path = Path(path)
-    if path.suffix != ".zip":
-        raise ValueError(f"artifact path must end in .zip: {path}")
-    path.parent.mkdir(parents=True, exist_ok=True)
-    model.save(path)
-    return sha256_file(path)
-
-
-def write_learning_curve(path: Path, rewards: list[float], steps: list[int]) -> None:
-    """CSV ``episode,reward,steps`` (episodes numbered from 1)."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with path.open("w", newline="") as fh:
-        writer = csv.writer(fh)
-        writer.writerow(["episode", "reward", "steps"])
-        for i, (r, s) in enumerate(zip(rewards, steps, strict=True), start=1):
-            writer.writerow([i, repr(float(r)), int(s)])

@@ -8,13 +8,12 @@ import math
 from dataclasses import replace
 from typing import Any
 
-import pandas as pd
-
 from execution.commands._args import iso_date, symbol_list
 from execution.config import Settings
 from execution.db import connection
-from execution.models.registry import install_backtest_strategies
-from execution.sim.backtest import BacktestResult, backtest, strategy_names
+from execution.json_values import json_safe
+from execution.models.strategies import registry_resolvers, strategy_names
+from execution.sim.backtest import BacktestResult, backtest
 from execution.sim.fills import FILL_MODELS, IMPACT_ETA
 from execution.sim.rewards import DEFAULT_RISK_AVERSION_PER_BPS
 
@@ -43,7 +42,6 @@ TABLE_COLUMNS = [
 
 def add_parser(subparsers: argparse._SubParsersAction) -> None:
     """Register ``backtest``."""
-    install_backtest_strategies()  # model:ID and champion (resolved with the run's settings in run())
     p = subparsers.add_parser("backtest", help="replay strategies over a window and compare them with TWAP")
     p.add_argument(
         "--strategies",
@@ -79,7 +77,6 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
     if end < start:
         raise ValueError(f"--end {end} is before --start {start}")
     symbols = list(args.symbols or settings.symbols)
-    install_backtest_strategies(settings)
     try:
         with connection(settings) as conn:
             result = backtest(
@@ -93,6 +90,7 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
                 store=not args.no_store,
                 eta=args.eta,
                 risk_aversion=args.risk_aversion,
+                resolvers=registry_resolvers(settings),
             )
     except KeyError as exc:  # unknown strategy
         raise ValueError(exc.args[0]) from exc
@@ -103,21 +101,9 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
     return 0
 
 
-def _clean(value: Any) -> Any:
-    if isinstance(value, float) and not math.isfinite(value):
-        return None
-    if hasattr(value, "item"):
-        return _clean(value.item())
-    return value
-
-
-def _records(frame: pd.DataFrame) -> list[dict[str, Any]]:
-    return [{k: _clean(v) for k, v in row.items()} for row in frame.to_dict(orient="records")]
-
-
 def as_json(result: BacktestResult) -> dict[str, Any]:
     """``{"run_id", "per_day": [...], "summary": [...]}`` with NaN as null."""
-    return {"run_id": result.run_id, "per_day": _records(result.per_day), "summary": _records(result.summary)}
+    return json_safe({"run_id": result.run_id, "per_day": result.per_day, "summary": result.summary})
 
 
 def format_table(result: BacktestResult) -> str:

@@ -7,7 +7,9 @@ import json
 
 from execution.config import Settings
 from execution.db import connection
+from execution.json_values import json_safe
 from execution.models import registry
+from execution.models.artifacts import ModelLoadError, verify_artifact
 
 LIST_COLUMNS = ("id", "symbol", "agent", "status", "train window", "episodes", "reward/fill", "adv vs TWAP", "created")
 
@@ -96,7 +98,7 @@ def _show(args: argparse.Namespace, settings: Settings) -> int:
 def _promote(args: argparse.Namespace, settings: Settings) -> int:
     with connection(settings) as conn:
         record = registry.get(conn, args.model_id)
-        registry.verify_artifact(settings, record)  # never promote a model that cannot be loaded
+        verify_artifact(settings, record)  # never promote a model that cannot be loaded
         change = registry.promote(conn, record.model_id, args.reason, {"manual": True})
     retired = f"; model {change['retired']} retired" if change["retired"] is not None else ""
     print(f"model {change['promoted']} ({record.agent}) is now the champion of {record.symbol}{retired}")
@@ -110,8 +112,8 @@ def _rollback(args: argparse.Namespace, settings: Settings) -> int:
         problem = None
         if restored is not None:
             try:
-                registry.verify_artifact(settings, restored)
-            except registry.ModelLoadError as exc:
+                verify_artifact(settings, restored)
+            except ModelLoadError as exc:
                 problem = str(exc)
     print(f"model {change['retired']} retired as champion of {args.symbol}")
     if restored is None:
@@ -127,7 +129,7 @@ def _events(args: argparse.Namespace, settings: Settings) -> int:
     with connection(settings) as conn:
         rows = registry.events(conn, args.symbol, args.model_id, args.limit)
     if args.json:
-        print(json.dumps([registry.json_value(r) for r in rows], indent=1, sort_keys=True))
+        print(json.dumps([json_safe(r) for r in rows], indent=1, sort_keys=True))
         return 0
     for r in rows:
         model = "-" if r["model_id"] is None else str(r["model_id"])

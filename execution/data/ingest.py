@@ -14,7 +14,6 @@ already published or quarantined is left as it is.
 from __future__ import annotations
 
 import getpass
-import json
 import logging
 import socket
 from dataclasses import asdict, dataclass, field
@@ -32,6 +31,7 @@ from execution.data.sources import make_source
 from execution.data.sources.base import DayProblem, FetchResult
 from execution.data.store import Connection, StagedDay
 from execution.db import connect
+from execution.json_values import json_safe
 
 log = logging.getLogger(__name__)
 
@@ -424,11 +424,6 @@ def validate_staged(settings: Settings, staged: dict[str, Any]) -> dict[str, Any
         for d in staged["days"]
     ]
     return json_safe({**staged, "days": days})
-
-
-def json_safe(value: Any) -> Any:
-    """Round-trip through JSON (dates and numpy numbers as text/numbers) so XCom can carry it."""
-    return json.loads(json.dumps(value, default=str))
 
 
 def publish_validated(settings: Settings, validated: dict[str, Any]) -> dict[str, Any]:

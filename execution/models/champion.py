@@ -1,8 +1,9 @@
-"""Which policy serves a symbol's orders, as schedules and reports need it.
+"""Which policy serves a symbol's orders: the champion, with its fallbacks.
 
-The registry (:func:`execution.models.registry.resolve_champion`) loads the champion, else the previous
-champion, else falls back to ``twap_seed``. Here that outcome becomes a :class:`PolicyChoice`
-with what a page has to say about it:
+:func:`resolve_champion` loads the symbol's champion, else the previous champion (the one it
+replaced), else falls back to ``twap_seed``, recording in ``model_events`` each load failure
+(``load_failed``) and the fallback (``fallback``) with the reasons, in the caller's transaction.
+The outcome is a :class:`PolicyChoice` with what a page or a log line has to say about it:
 
 * no champion registered (nothing trained or promoted yet) -> ``twap_seed``, stated plainly
   (:data:`NO_MODEL_NOTE`), not an error;
@@ -10,17 +11,23 @@ with what a page has to say about it:
 * a champion is registered but neither it nor the previous champion can be loaded ->
   ``twap_seed`` is used *and* :attr:`PolicyChoice.failed` is set: schedules and reports are
   still written (the trader has a safe plan), then :class:`ChampionUnavailable` is raised so
-  that the reports DAG fails loudly.
+  that the reports DAG fails loudly (:func:`raise_if_failed`).
 """
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass, field
 from typing import Any
 
 from execution.config import OrderParams, Settings
-from execution.sim.backtest import policy_strategy
+from execution.models import registry
+from execution.models.artifacts import ModelLoadError, load_model
+from execution.models.registry import ModelRecord
 from execution.sim.baselines import Schedule, twap_seed
+from execution.sim.policy import Policy, policy_strategy
+
+log = logging.getLogger(__name__)
 
 NO_MODEL_NOTE = "no trained model yet — twap_seed"
 TWAP = "twap_seed"
@@ -38,10 +45,10 @@ class PolicyChoice:
     symbol: str
     source: str  # "champion", "previous_champion" or "twap_seed"
     model_id: int | None
-    policy: Any  # an object with predict(); None for twap_seed
+    policy: Policy | None  # None for twap_seed
     reasons: list[str] = field(default_factory=list)
-    record: Any = None  # registry ModelRecord of the model used
-    champion_record: Any = None  # registry ModelRecord of the registered champion (even if unusable)
+    record: ModelRecord | None = None  # the model used
+    champion_record: ModelRecord | None = None  # the registered champion (even if unusable)
     trained_models: int = 0  # models of the symbol in the registry, whatever their status
 
     @property
@@ -71,9 +78,15 @@ class PolicyChoice:
         if self.source == "champion":
             return f"champion {self.strategy_label}"
         why = "; ".join(self.reasons)
+        champion_id = self.champion_record.model_id if self.champion_record else None
         if self.policy is None:
-            return f"champion #{self.champion_record.model_id} cannot be loaded, fell back to twap_seed: {why}"
-        return f"champion #{self.champion_record.model_id} cannot be loaded, using the previous champion: {why}"
+            return f"champion #{champion_id} cannot be loaded, fell back to twap_seed: {why}"
+        return f"champion #{champion_id} cannot be loaded, using the previous champion: {why}"
+
+    def describe(self) -> str:
+        """One line: what is used, and why when it is not the champion."""
+        used = TWAP if self.model_id is None else f"model {self.model_id} ({self.source})"
+        return f"{self.symbol}: {used}" + (f" -- {'; '.join(self.reasons)}" if self.reasons else "")
 
     def schedule(self) -> Schedule:
         """The backtest strategy of this choice (the policy acting greedily, else twap_seed)."""
@@ -84,38 +97,61 @@ class PolicyChoice:
         return None if self.record is None else self.record.as_json()
 
 
-def registry_available() -> bool:
-    """True when the model registry module is installed."""
-    try:
-        import execution.models.registry  # noqa: F401
-    except ModuleNotFoundError:
-        return False
-    return True
+def _candidates(current: ModelRecord | None) -> list[tuple[str, int]]:
+    if current is None:
+        return []
+    found = [("champion", current.model_id)]
+    if current.replaced_model_id is not None:
+        found.append(("previous_champion", current.replaced_model_id))
+    return found
 
 
-def choose_policy(conn: Any, settings: Settings, symbol: str, order: OrderParams) -> PolicyChoice:
-    """Resolve the policy of ``symbol`` for orders shaped like ``order`` (records registry events; caller commits)."""
-    if not registry_available():
-        return PolicyChoice(symbol, TWAP, None, None, ["the model registry is not installed"])
-    from execution.models import registry
+def resolve_champion(
+    conn: Any, settings: Settings, symbol: str, order: OrderParams | None = None, record_fallback: bool = True
+) -> PolicyChoice:
+    """Load the champion of ``symbol``, else the previous champion, else fall back to ``twap_seed``.
 
-    resolution = registry.resolve_champion(conn, settings, symbol, order)
-    champion = registry.champion(conn, symbol)
-    record = registry.get(conn, resolution.model_id) if resolution.model_id is not None else None
-    return PolicyChoice(
-        symbol=symbol,
-        source=resolution.source,
-        model_id=resolution.model_id,
-        policy=resolution.policy,
-        reasons=list(resolution.reasons),
-        record=record,
-        champion_record=champion,
-        trained_models=len(registry.list_models(conn, symbol)),
-    )
+    Every load failure is recorded as a ``load_failed`` event and, with ``record_fallback``, any
+    fallback as a ``fallback`` event with the reasons (in the caller's transaction).
+    """
+    reasons: list[str] = []
+    current = registry.champion(conn, symbol)
+    if current is None:
+        reasons.append(f"{symbol} has no champion")
+    choice = None
+    for source, model_id in _candidates(current):
+        record = registry.get(conn, model_id)
+        try:
+            policy = load_model(settings, record, order)
+        except ModelLoadError as exc:
+            reasons.append(str(exc))
+            registry.record_event(conn, symbol, "load_failed", str(exc), model_id, {"as": source})
+            log.warning("%s", exc)
+            continue
+        choice = PolicyChoice(symbol, source, model_id, policy, reasons, record)
+        break
+    if choice is None:
+        if current is not None and current.replaced_model_id is None:
+            reasons.append(f"model {current.model_id} replaced no earlier champion")
+        choice = PolicyChoice(symbol, TWAP, None, None, reasons)
+    choice.champion_record = current
+    choice.trained_models = len(registry.list_models(conn, symbol))
+    if choice.source != "champion" and record_fallback:
+        used = TWAP if choice.model_id is None else f"model {choice.model_id}"
+        registry.record_event(
+            conn,
+            symbol,
+            "fallback",
+            f"using {used}: " + "; ".join(reasons),
+            choice.model_id,
+            {"source": choice.source, "champion": None if current is None else current.model_id},
+        )
+        log.warning("champion fallback for %s", choice.describe())
+    return choice
 
 
 class PolicyCache:
-    """One :func:`choose_policy` per (symbol, order shape) within a run (loading a model takes a moment)."""
+    """One :func:`resolve_champion` per (symbol, order shape) within a run (loading a model takes a moment)."""
 
     def __init__(self, conn: Any, settings: Settings) -> None:
         self.conn, self.settings = conn, settings
@@ -125,7 +161,7 @@ class PolicyCache:
         """The choice for ``symbol`` and orders of ``order``'s lot count and history length."""
         key = (symbol, order.lots, order.n_history, order.intervals)
         if key not in self._choices:
-            self._choices[key] = choose_policy(self.conn, self.settings, symbol, order)
+            self._choices[key] = resolve_champion(self.conn, self.settings, symbol, order)
             self.conn.commit()  # keep the registry's load_failed / fallback events
         return self._choices[key]
 
@@ -145,11 +181,7 @@ def raise_if_failed(cache: PolicyCache, what: str) -> None:
         )
 
 
-def model_policy(conn: Any, settings: Settings, model_id: int, order: OrderParams) -> tuple[Any, Any]:
+def model_policy(conn: Any, settings: Settings, model_id: int, order: OrderParams) -> tuple[ModelRecord, Policy]:
     """The registry record and loaded policy of ``model:ID`` (an unusable artifact is an error: it was asked for)."""
-    if not registry_available():
-        raise ValueError(f"model:{model_id} was asked for, but the model registry is not installed")
-    from execution.models import registry
-
     record = registry.get(conn, model_id)
-    return record, registry.load_model(settings, record, order)
+    return record, load_model(settings, record, order)

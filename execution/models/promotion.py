@@ -36,12 +36,14 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-import pandas as pd
 
 from execution.config import OrderParams, Settings
+from execution.json_values import json_safe
+from execution.sim.backtest import run_strategies
 from execution.sim.fills import FILL_MODELS
 from execution.sim.market import MarketData
 from execution.sim.metrics import DEFAULT_BOOTSTRAP, bootstrap_mean_ci, summarize
+from execution.sim.policy import policy_strategy
 
 
 @dataclass(frozen=True)
@@ -152,23 +154,6 @@ def decide(vs_twap: Comparison, vs_incumbent: Comparison | None, rule: Promotion
     return Decision(False, "; ".join(failed))
 
 
-def _records(frame: pd.DataFrame) -> list[dict[str, Any]]:
-    out = []
-    for row in frame.to_dict(orient="records"):
-        out.append({k: (None if isinstance(v, float) and not math.isfinite(v) else _plain(v)) for k, v in row.items()})
-    return out
-
-
-def _plain(value: Any) -> Any:
-    return value.item() if hasattr(value, "item") else value
-
-
-def _comparison_json(comparison: Comparison | None) -> dict[str, Any] | None:
-    if comparison is None:
-        return None
-    return {k: (None if isinstance(v, float) and not math.isfinite(v) else v) for k, v in asdict(comparison).items()}
-
-
 def evaluate(
     market: MarketData,
     order: OrderParams,
@@ -183,8 +168,6 @@ def evaluate(
     Returns the decision and the JSON-serialisable validation metrics stored in the registry:
     the backtester's summary rows of each strategy and fill, the comparisons, the decision.
     """
-    from execution.sim.backtest import policy_strategy, run_strategies
-
     strategies = [("challenger", policy_strategy(challenger))]
     if incumbent is not None:
         strategies.append((incumbent_label, policy_strategy(incumbent)))
@@ -205,9 +188,9 @@ def evaluate(
         "days": int(market.n_days),
         "decision_fill": fill,
         "rule": asdict(rule),
-        "summary": _records(summary),
-        "vs_twap_seed": _comparison_json(vs_twap),
-        "vs_champion": _comparison_json(vs_incumbent),
+        "summary": json_safe(summary),
+        "vs_twap_seed": json_safe(asdict(vs_twap)),
+        "vs_champion": None if vs_incumbent is None else json_safe(asdict(vs_incumbent)),
         "decision": {"promote": decision.promote, "reason": decision.reason},
     }
     return decision, metrics

@@ -1,4 +1,4 @@
-"""Model registry: trained policies in the ``models`` table, their artifacts, champions and fallbacks.
+"""Model registry: trained policies in the ``models`` table, their events, promotions and rollbacks.
 
 * A model is **registered** as a ``candidate`` with everything needed to reproduce and trust it:
   agent, symbol, training window, hyperparameters, reward and fill model, code version, the
@@ -7,22 +7,16 @@
 * At most one ``champion`` per symbol (a partial unique index). **Promoting** a model retires the
   current champion and remembers it (``replaced_model_id``); **rolling back** retires the champion
   and restores the one it replaced (none: no champion, the service uses ``twap_seed``).
-* **Loading** verifies the artifact's checksum first: a missing file raises :class:`ArtifactMissing`,
-  a changed or unreadable one :class:`ArtifactCorrupt`, a model built for another order size
-  :class:`IncompatibleModel` (all :class:`ModelLoadError`, a ``ValueError``).
-* **Resolving the champion** (:func:`resolve_champion`) falls back from the champion to the
-  previous champion (the one it replaced), then to ``twap_seed``, recording in ``model_events``
-  each load failure and the fallback with the reason.
-* In the backtester any registered model is a strategy: ``model:ID`` (an unusable artifact is an
-  error: that model was asked for) and ``champion`` (per symbol, with the fallback), see
-  :func:`install_backtest_strategies`.
+* Every change of status and every fallback is an event in ``model_events`` (append-only).
+
+Artifacts (files, checksums, loading) are :mod:`execution.models.artifacts`; which policy serves
+a symbol is :mod:`execution.models.champion`.
 
 Every writing function works inside the caller's transaction; the caller commits.
 """
 
 from __future__ import annotations
 
-import json
 import logging
 import subprocess
 from collections.abc import Sequence
@@ -31,31 +25,13 @@ from datetime import date, datetime
 from pathlib import Path
 from typing import Any
 
-import numpy as np
-
-from execution.config import OrderParams, Settings
+from execution.config import OrderParams
+from execution.json_values import json_dumps, json_safe
 
 log = logging.getLogger(__name__)
 
 STATUSES = ("candidate", "champion", "retired")
-TWAP_FALLBACK = "twap_seed"
 _LOCK_NAMESPACE = 74_117_005  # advisory-lock class of per-symbol registry changes
-
-
-class ModelLoadError(ValueError):
-    """A registered model cannot be used (the message says which and why)."""
-
-
-class ArtifactMissing(ModelLoadError):
-    """The model's artifact file does not exist."""
-
-
-class ArtifactCorrupt(ModelLoadError):
-    """The artifact's checksum differs from the registered one, or it cannot be read."""
-
-
-class IncompatibleModel(ModelLoadError):
-    """The model's observation or action space does not fit the order being executed."""
 
 
 @dataclass(frozen=True)
@@ -93,27 +69,10 @@ class ModelRecord:
 
     def as_json(self) -> dict[str, Any]:
         """The record with dates as ISO strings (JSON-serialisable)."""
-        return {k: json_value(v) for k, v in asdict(self).items()}
+        return json_safe(asdict(self))
 
 
 _COLUMNS = [f.name for f in fields(ModelRecord)]
-
-
-def json_value(value: Any) -> Any:
-    """``value`` with dates as ISO strings and numpy scalars as Python ones (recursively)."""
-    if isinstance(value, datetime | date):
-        return value.isoformat()
-    if isinstance(value, dict):
-        return {k: json_value(v) for k, v in value.items()}
-    if isinstance(value, list | tuple):
-        return [json_value(v) for v in value]
-    if isinstance(value, np.generic):
-        return value.item()
-    return value
-
-
-def _dumps(value: Any) -> str:
-    return json.dumps(json_value(value), sort_keys=True, allow_nan=False, default=str)
 
 
 # ---------------------------------------------------------------- code version
@@ -192,8 +151,8 @@ def register(
                 int(seed),
                 reward,
                 fill,
-                _dumps(hyperparameters),
-                _dumps(asdict(order)),
+                json_dumps(hyperparameters),
+                json_dumps(asdict(order)),
                 version or code_version(),
                 artifact_path,
                 sha256,
@@ -269,7 +228,7 @@ def set_validation(conn: Any, model_id: int, start: date | None, end: date | Non
         cur.execute(
             "UPDATE models SET validation_start = %s, validation_end = %s, validation_metrics = %s, updated_at = now()"
             " WHERE model_id = %s",
-            (start, end, _dumps(metrics), model_id),
+            (start, end, json_dumps(metrics), model_id),
         )
 
 
@@ -280,7 +239,7 @@ def record_event(
     with conn.cursor() as cur:
         cur.execute(
             "INSERT INTO model_events (symbol, model_id, event, reason, details) VALUES (%s, %s, %s, %s, %s)",
-            (symbol, model_id, event, reason, _dumps(details or {})),
+            (symbol, model_id, event, reason, json_dumps(details or {})),
         )
 
 
@@ -352,187 +311,3 @@ def rollback(conn: Any, symbol: str, reason: str = "rollback") -> dict[str, int 
         _set_status(conn, restored, "champion", promoted_at=datetime.now().astimezone(), retired_at=None)
         record_event(conn, symbol, "restored", f"rollback of model {current.model_id}: {reason}", restored)
     return {"retired": current.model_id, "restored": restored}
-
-
-# ---------------------------------------------------------------- artifacts
-
-
-def relative_artifact_path(settings: Settings, path: Path) -> str:
-    """How a file is recorded: relative to ``settings.models_dir`` when under it, else absolute."""
-    path = Path(path).absolute()
-    try:
-        return str(path.relative_to(settings.models_dir.absolute()))
-    except ValueError:
-        return str(path)
-
-
-def artifact_file(settings: Settings, recorded_path: str) -> Path:
-    """The file a recorded path names (relative paths are under ``settings.models_dir``)."""
-    path = Path(recorded_path)
-    return path if path.is_absolute() else settings.models_dir / path
-
-
-def verify_artifact(settings: Settings, record: ModelRecord) -> Path:
-    """The model's artifact file, after checking it exists and has the registered SHA-256."""
-    from execution.agents.training import sha256_file
-
-    path = artifact_file(settings, record.artifact_path)
-    label = f"model {record.model_id} ({record.agent}, {record.symbol})"
-    if not path.is_file():
-        raise ArtifactMissing(f"{label}: artifact {path} is missing")
-    digest = sha256_file(path)
-    if digest != record.sha256:
-        raise ArtifactCorrupt(
-            f"{label}: artifact {path} is corrupt (sha256 {digest[:12]}..., registered {record.sha256[:12]}...)"
-        )
-    return path
-
-
-def check_compatible(model: Any, order: OrderParams, label: str) -> None:
-    """``IncompatibleModel`` unless ``model`` observes ``n_history + 3`` values and has ``V/m + 1`` actions."""
-    obs_shape = tuple(model.observation_space.shape or ())
-    n_actions = int(getattr(model.action_space, "n", -1))
-    if obs_shape != (order.n_history + 3,) or n_actions != order.lots + 1:
-        raise IncompatibleModel(
-            f"{label} observes {obs_shape} and has {n_actions} actions; the order needs "
-            f"({order.n_history + 3},) and {order.lots + 1}"
-        )
-
-
-def load_model(settings: Settings, record: ModelRecord, order: OrderParams | None = None) -> Any:
-    """The stable-baselines3 model of ``record``, checksum verified (and checked against ``order`` when given)."""
-    from execution.agents.catalog import algorithm_class
-
-    path = verify_artifact(settings, record)
-    label = f"model {record.model_id} ({record.agent}, {record.symbol})"
-    try:
-        model = algorithm_class(record.agent).load(path, device="cpu")
-    except Exception as exc:  # stable-baselines3 raises many types for a damaged zip
-        raise ArtifactCorrupt(f"{label}: artifact {path} cannot be loaded: {type(exc).__name__}: {exc}") from exc
-    if order is not None:
-        check_compatible(model, order, label)
-    return model
-
-
-@dataclass
-class Resolution:
-    """Which policy serves a symbol: the champion, the previous champion, or ``twap_seed`` (``policy=None``)."""
-
-    symbol: str
-    source: str  # "champion", "previous_champion" or "twap_seed"
-    model_id: int | None
-    policy: Any
-    reasons: list[str]
-
-    def describe(self) -> str:
-        """One line: what is used, and why when it is not the champion."""
-        used = TWAP_FALLBACK if self.model_id is None else f"model {self.model_id} ({self.source})"
-        return f"{self.symbol}: {used}" + (f" -- {'; '.join(self.reasons)}" if self.reasons else "")
-
-
-def resolve_champion(
-    conn: Any, settings: Settings, symbol: str, order: OrderParams | None = None, record_fallback: bool = True
-) -> Resolution:
-    """Load the champion of ``symbol``, else the previous champion, else fall back to ``twap_seed``.
-
-    Every load failure is recorded as a ``load_failed`` event and, with ``record_fallback``, any
-    fallback as a ``fallback`` event with the reasons (in the caller's transaction).
-    """
-    reasons: list[str] = []
-    current = champion(conn, symbol)
-    if current is None:
-        reasons.append(f"{symbol} has no champion")
-        candidates: list[tuple[str, int]] = []
-    else:
-        candidates = [("champion", current.model_id)]
-        if current.replaced_model_id is not None:
-            candidates.append(("previous_champion", current.replaced_model_id))
-    for source, model_id in candidates:
-        record = get(conn, model_id)
-        try:
-            policy = load_model(settings, record, order)
-        except ModelLoadError as exc:
-            reasons.append(str(exc))
-            record_event(conn, symbol, "load_failed", str(exc), model_id, {"as": source})
-            log.warning("%s", exc)
-            continue
-        resolution = Resolution(symbol, source, model_id, policy, reasons)
-        break
-    else:
-        if current is not None and current.replaced_model_id is None:
-            reasons.append(f"model {current.model_id} replaced no earlier champion")
-        resolution = Resolution(symbol, TWAP_FALLBACK, None, None, reasons)
-    if resolution.source != "champion" and record_fallback:
-        record_event(
-            conn,
-            symbol,
-            "fallback",
-            f"using {TWAP_FALLBACK if resolution.model_id is None else f'model {resolution.model_id}'}: "
-            + "; ".join(reasons),
-            resolution.model_id,
-            {"source": resolution.source, "champion": None if current is None else current.model_id},
-        )
-        log.warning("champion fallback for %s", resolution.describe())
-    return resolution
-
-
-# ---------------------------------------------------------------- backtest strategies
-
-
-def model_strategy(settings: Settings, model_id: int):
-    """Backtest strategy ``model:ID``: the registered model acting greedily (loaded and verified now)."""
-    from execution.db import connection
-    from execution.sim.backtest import policy_strategy
-
-    with connection(settings) as conn:
-        record = get(conn, model_id)
-    model = load_model(settings, record)
-    strategy = policy_strategy(model)
-    label = f"model {record.model_id} ({record.agent}, {record.symbol})"
-
-    def schedule(market: Any, order: OrderParams, fill: str = "seed", **simulation: float) -> np.ndarray:
-        check_compatible(model, order, label)
-        return strategy(market, order, fill, **simulation)
-
-    return schedule
-
-
-def champion_strategy(settings: Settings):
-    """Backtest strategy ``champion``: each symbol's champion, with the fallback of :func:`resolve_champion`."""
-    from execution.db import connection
-    from execution.sim.backtest import policy_strategy
-    from execution.sim.baselines import twap_seed
-
-    per_symbol: dict[str, Any] = {}
-
-    def schedule(market: Any, order: OrderParams, fill: str = "seed", **simulation: float) -> np.ndarray:
-        if market.symbol not in per_symbol:
-            with connection(settings) as conn:
-                resolution = resolve_champion(conn, settings, market.symbol, order)
-            log.info("champion of %s", resolution.describe())
-            per_symbol[market.symbol] = twap_seed if resolution.policy is None else policy_strategy(resolution.policy)
-        return per_symbol[market.symbol](market, order, fill, **simulation)
-
-    return schedule
-
-
-def install_backtest_strategies(settings: Settings | None = None) -> None:
-    """Make ``model:ID`` and ``champion`` strategy names of the backtester (``settings`` default: loaded on use)."""
-    from execution.config import load_settings
-    from execution.sim.backtest import register_resolver
-
-    def current() -> Settings:
-        return settings if settings is not None else load_settings()
-
-    def model_factory(rest: str):
-        if not rest.strip().isdigit():
-            raise KeyError(f"strategy 'model:{rest}': expected model:ID with a numeric registry id")
-        return model_strategy(current(), int(rest))
-
-    def champion_factory(rest: str):
-        if rest:
-            raise KeyError(f"strategy 'champion:{rest}': 'champion' takes no argument (it is per symbol)")
-        return champion_strategy(current())
-
-    register_resolver("model", model_factory)
-    register_resolver("champion", champion_factory)

@@ -7,92 +7,38 @@
 3. Save the artifact ``$EXEC_HOME/models/SYMBOL/mNNNNN-AGENT.zip`` and the learning curve
    ``mNNNNN-AGENT-episodes.csv`` beside it; register the model (``candidate``) with its
    per-episode rewards and steps (``training_episodes``).
-4. Evaluate on the validation window (:func:`validation_window`) against the current champion
-   (with the registry's fallback) and ``twap_seed``, store the metrics, and apply the promotion
-   rule (:mod:`execution.models.promotion`); decisions for one symbol are serialised by a lock.
+4. Evaluate on the validation window (:func:`execution.models.windows.validation_window`) against
+   the current champion (with the registry's fallback) and ``twap_seed``, store the metrics, and
+   apply the promotion rule (:mod:`execution.models.promotion`); decisions for one symbol are
+   serialised by a lock.
 
-:func:`window_health` counts the quarantined and missing trading days of a window, so that an
-orchestrator can skip a retrain on a window with too many holes.
+:func:`summary_row` is the one line per trained model that the weekly DAG logs.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from datetime import date, timedelta
-from pathlib import Path
+from datetime import date
 from typing import Any
 
 import numpy as np
 
-from execution.agents.training import TrainingRun, save_artifact, train_agent, write_learning_curve
+from execution.agents.training import TrainingRun, train_agent
 from execution.config import Settings
-from execution.data.exchange_calendar import trading_days
 from execution.db import connection
 from execution.models import registry
+from execution.models.artifacts import (
+    ModelLoadError,
+    artifact_file,
+    artifact_paths,
+    relative_artifact_path,
+    save_artifact,
+    verify_artifact,
+    write_learning_curve,
+)
+from execution.models.champion import resolve_champion
 from execution.models.promotion import PromotionRule, evaluate, load_rule
+from execution.models.windows import validation_window
 from execution.sim.market import load
-
-
-@dataclass(frozen=True)
-class ValidationWindow:
-    """The days a new model is validated on, and why those."""
-
-    start: date
-    end: date
-    source: str  # "configured" or "after_training"
-    note: str
-
-
-def validation_window(
-    conn: Any, settings: Settings, symbol: str, train_start: date, train_end: date
-) -> ValidationWindow | None:
-    """The configured validation window if it has published bars and does not overlap training; else the
-    same number of calendar days right after the training window; ``None`` when neither has bars."""
-    from execution.data.store import published_days
-
-    w = settings.windows
-    overlaps = w.validation_start <= train_end and w.validation_end >= train_start
-    if not overlaps and published_days(conn, symbol, w.validation_start, w.validation_end):
-        return ValidationWindow(w.validation_start, w.validation_end, "configured", "configured validation window")
-    why = (
-        f"the configured window {w.validation_start}..{w.validation_end} overlaps training"
-        if overlaps
-        else f"the configured window {w.validation_start}..{w.validation_end} has no published bars"
-    )
-    start = train_end + timedelta(days=1)
-    end = start + (w.validation_end - w.validation_start)
-    days = published_days(conn, symbol, start, end)
-    if not days:
-        return None
-    return ValidationWindow(start, min(end, days[-1]), "after_training", f"days after the training window ({why})")
-
-
-def window_health(settings: Settings, symbol: str, start: date, end: date) -> dict[str, Any]:
-    """Trading days of ``start..end`` for ``symbol``: published, quarantined (and not published), missing.
-
-    ``unusable_fraction`` = (quarantined + missing) / trading days (0 for a window without trading days).
-    """
-    from execution.data.store import active_quarantine, published_days
-
-    expected = trading_days(start, end)
-    with connection(settings) as conn:
-        published = set(published_days(conn, symbol, start, end))
-        held = {row["day"] for row in active_quarantine(conn, symbol) if start <= row["day"] <= end}
-    quarantined = sorted(d for d in held if d not in published)
-    missing = [d for d in expected if d not in published and d not in held]
-    n = len(expected)
-    return {
-        "symbol": symbol,
-        "start": start.isoformat(),
-        "end": end.isoformat(),
-        "trading_days": n,
-        "published_days": len(published),
-        "quarantined_days": len(quarantined),
-        "missing_days": len(missing),
-        "quarantined": [d.isoformat() for d in quarantined],
-        "missing": [d.isoformat() for d in missing],
-        "unusable_fraction": (len(quarantined) + len(missing)) / n if n else 0.0,
-    }
 
 
 def fine_tune_base(conn: Any, settings: Settings, symbol: str, agent: str) -> tuple[registry.ModelRecord | None, str]:
@@ -107,17 +53,11 @@ def fine_tune_base(conn: Any, settings: Settings, symbol: str, agent: str) -> tu
             return None, f"no {agent} model of {symbol} was ever champion ({held}): trained from scratch"
         base, which = former[-1], "the latest former champion of this agent"
     try:
-        registry.verify_artifact(settings, base)
-    except registry.ModelLoadError as exc:
+        verify_artifact(settings, base)
+    except ModelLoadError as exc:
         registry.record_event(conn, symbol, "load_failed", str(exc), base.model_id, {"as": "fine-tune base"})
         return None, f"cannot fine-tune from model {base.model_id} ({exc}): trained from scratch"
     return base, f"fine-tuned from model {base.model_id} ({which})"
-
-
-def artifact_paths(settings: Settings, symbol: str, agent: str, model_id: int) -> tuple[Path, Path]:
-    """Where model ``model_id``'s artifact and learning-curve CSV are written."""
-    stem = settings.models_dir / symbol / f"m{model_id:05d}-{agent}"
-    return stem.with_suffix(".zip"), stem.parent / f"{stem.name}-episodes.csv"
 
 
 def _training_summary(run: TrainingRun) -> dict[str, Any]:
@@ -159,7 +99,7 @@ def retrain(
         market = load(conn, symbol, train_start, train_end, order)
         base, base_note = fine_tune_base(conn, settings, symbol, agent) if fine_tune else (None, "trained from scratch")
         model_id = registry.reserve_model_id(conn)
-    base_path = None if base is None else registry.artifact_file(settings, base.artifact_path)
+    base_path = None if base is None else artifact_file(settings, base.artifact_path)
 
     run = train_agent(
         agent,
@@ -206,9 +146,9 @@ def retrain(
             fill=fill,
             hyperparameters=run.hyperparameters,
             order=order,
-            artifact_path=registry.relative_artifact_path(settings, artifact),
+            artifact_path=relative_artifact_path(settings, artifact),
             sha256=sha256,
-            curve_path=registry.relative_artifact_path(settings, curve),
+            curve_path=relative_artifact_path(settings, curve),
             wall_s=run.wall_s,
             parent_model_id=summary["parent_model_id"],
         )
@@ -245,7 +185,7 @@ def _validate_and_promote(
 
     registry.lock_symbol(conn, symbol)
     has_champion = registry.champion(conn, symbol) is not None
-    resolution = registry.resolve_champion(conn, settings, symbol, order, record_fallback=has_champion)
+    resolution = resolve_champion(conn, settings, symbol, order, record_fallback=has_champion)
     label = "champion" if resolution.source == "champion" else resolution.source
     decision, metrics = evaluate(market, order, run.model, resolution.policy, rule, rule.fill or run.fill, label)
     metrics["window"] = {
@@ -268,4 +208,19 @@ def _validate_and_promote(
         "vs_champion": metrics["vs_champion"],
         "decision": metrics["decision"],
         "status": "champion" if decision.promote else "candidate",
+    }
+
+
+def summary_row(summary: dict[str, Any]) -> dict[str, Any]:
+    """The line a retrain summary is reported as: symbol, agent, model, status, advantage over twap_seed, why."""
+    vs_twap = summary.get("vs_twap_seed") or {}
+    return {
+        "symbol": summary["symbol"],
+        "agent": summary["agent"],
+        "model_id": summary["model_id"],
+        "status": summary["status"],
+        "advantage_over_twap_bps": vs_twap.get("mean_bps"),
+        "ci_low_bps": vs_twap.get("ci_low_bps"),
+        "ci_high_bps": vs_twap.get("ci_high_bps"),
+        "reason": (summary.get("decision") or {}).get("reason"),
     }

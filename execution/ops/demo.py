@@ -43,6 +43,7 @@ from typing import Any, TextIO
 
 from execution.config import Settings
 from execution.data.exchange_calendar import EXCHANGE_TZ, trading_days
+from execution.models.windows import rolling_windows
 from execution.ops.airflow_config import POOL_DESCRIPTION, TRAINING_POOL, TRAINING_POOL_SLOTS
 
 log = logging.getLogger(__name__)
@@ -103,21 +104,6 @@ class DemoPlan:
         return conf
 
 
-def years_before(day: date, years: int) -> date:
-    """``day`` moved back ``years`` calendar years (29 February -> 28 February)."""
-    try:
-        return day.replace(year=day.year - years)
-    except ValueError:
-        return day.replace(year=day.year - years, day=28)
-
-
-def rolling_train_start(settings: Settings, as_of: date, train_years: int = 2) -> date:
-    """First training day of the weekly DAG's default rolling window as of ``as_of`` (same rule as the DAG)."""
-    w = settings.windows
-    validation_start = as_of - timedelta(days=1) - (w.validation_end - w.validation_start)
-    return years_before(validation_start, train_years)
-
-
 def plan_demo(
     settings: Settings,
     start: date = DEFAULT_START,
@@ -144,7 +130,7 @@ def plan_demo(
     daily = tuple(days[-daily_days:])
     as_of = daily[-1] + timedelta(days=1)
     earliest = days[LOOKBACK_TRADING_DAYS]  # the first day with a full trailing history before it
-    train_start = earliest if rolling_train_start(settings, as_of) < earliest else None
+    train_start = earliest if rolling_windows(settings.windows, as_of).train_start < earliest else None
     return DemoPlan(
         symbols=tuple(settings.symbols),
         history_start=start,

@@ -5,42 +5,21 @@ from __future__ import annotations
 import json
 import math
 import os
-from datetime import date, datetime, time
+from datetime import date
 from pathlib import Path
 from typing import Any
 
 import numpy as np
-import pandas as pd
 
 from execution.data.exchange_calendar import SESSION_OPEN
 from execution.data.quality import data_docs_dir, load_verdicts
 from execution.data.store import active_quarantine
+from execution.json_values import json_safe
 
 TEMPLATES_DIR = Path(__file__).resolve().parent / "templates"
 
 
 # ---------------------------------------------------------------- values
-
-
-def json_safe(value: Any) -> Any:
-    """Plain JSON values: NaN/inf -> None, numpy -> python, dates -> ISO strings, frames -> records."""
-    if isinstance(value, dict):
-        return {str(k): json_safe(v) for k, v in value.items()}
-    if isinstance(value, list | tuple):
-        return [json_safe(v) for v in value]
-    if isinstance(value, np.ndarray):
-        return [json_safe(v) for v in value.tolist()]
-    if isinstance(value, pd.DataFrame):
-        return [json_safe(r) for r in value.to_dict(orient="records")]
-    if isinstance(value, np.generic):
-        return json_safe(value.item())
-    if isinstance(value, float):
-        return value if math.isfinite(value) else None
-    if isinstance(value, datetime | date | time):
-        return value.isoformat()
-    if isinstance(value, Path):
-        return str(value)
-    return value
 
 
 def write_json(path: Path, payload: dict[str, Any]) -> Path:

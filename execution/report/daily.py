@@ -39,6 +39,7 @@ import pandas as pd
 from execution import __version__
 from execution.config import OrderParams, Settings
 from execution.data.exchange_calendar import next_trading_day, trading_days
+from execution.json_values import json_safe
 from execution.models.champion import (
     CHAMPION_NAME,
     ChampionUnavailable,
@@ -53,7 +54,6 @@ from execution.report.common import (
     data_docs_link,
     heat_table,
     inline_svg,
-    json_safe,
     minute_label,
     quality_status,
     render,

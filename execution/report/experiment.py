@@ -31,14 +31,18 @@ from execution import __version__
 from execution.agents.catalog import AGENTS, SEED_AGENTS
 from execution.config import OrderParams, Settings
 from execution.data.exchange_calendar import trading_days
+from execution.json_values import json_safe
+from execution.models import registry
+from execution.models.artifacts import artifact_file, load_model
 from execution.report import charts
-from execution.report.common import bar_sources, heat_table, inline_svg, json_safe, render, write_json
+from execution.report.common import bar_sources, heat_table, inline_svg, render, write_json
 from execution.report.daily import SUMMARY_COLUMNS, replay_charts, replay_strategies
-from execution.sim.backtest import policy_strategy, run_backtest
+from execution.sim.backtest import run_backtest
 from execution.sim.baselines import BASELINES
 from execution.sim.fills import FILL_MODELS
 from execution.sim.market import load
 from execution.sim.metrics import summarize
+from execution.sim.policy import policy_strategy
 from execution.trading.schedules import decision_table
 
 log = logging.getLogger(__name__)
@@ -47,12 +51,6 @@ SEED_TEST_DAY = date(2020, 1, 31)
 EXPERIMENT_NAME = "experiment"
 STATE_ACTION_AGENT = "dqn_sl"
 CURVE_WINDOW = 20
-
-
-def _registry():
-    from execution.models import registry
-
-    return registry
 
 
 def pick_models(conn: Any, settings: Settings, symbols: list[str]) -> tuple[dict, list[dict[str, Any]]]:
@@ -64,7 +62,7 @@ def pick_models(conn: Any, settings: Settings, symbols: list[str]) -> tuple[dict
     chosen: dict[tuple[str, str], dict[str, Any]] = {}
     missing = []
     for symbol in symbols:
-        records = _registry().list_models(conn, symbol)
+        records = registry.list_models(conn, symbol)
         for agent in AGENTS:
             mine = [r for r in records if r.agent == agent]
             clean = [r for r in mine if r.train_end < test_start]
@@ -79,9 +77,9 @@ def pick_models(conn: Any, settings: Settings, symbols: list[str]) -> tuple[dict
 
 def learning_curve(conn: Any, settings: Settings, record: Any) -> pd.DataFrame:
     """``episode, reward, steps`` of a model: the ``training_episodes`` rows, else the CSV beside the artifact."""
-    rows = _registry().learning_curve(conn, record.model_id)
+    rows = registry.learning_curve(conn, record.model_id)
     if not rows and record.curve_path:
-        path = _registry().artifact_file(settings, record.curve_path)
+        path = artifact_file(settings, record.curve_path)
         if path.is_file():
             with path.open() as fh:
                 rows = [(int(r["episode"]), float(r["reward"]), int(r["steps"])) for r in csv.DictReader(fh)]
@@ -92,7 +90,7 @@ def _load_policies(settings: Settings, chosen: dict, order: OrderParams) -> tupl
     policies, problems = {}, []
     for key, entry in chosen.items():
         try:
-            policies[key] = _registry().load_model(settings, entry["record"], order)
+            policies[key] = load_model(settings, entry["record"], order)
         except ValueError as exc:  # ModelLoadError: missing / corrupt / incompatible artifact
             problems.append({"symbol": key[0], "agent": key[1], "error": str(exc)})
     return policies, problems

@@ -2,13 +2,10 @@
 
 A *strategy* is a callable ``(market, order, fill, *, eta, risk_aversion) -> lots per decision
 [n_days, N]`` (:data:`execution.sim.baselines.Schedule`; accept ``**kwargs`` to ignore the
-simulation parameters). The six
-baselines are registered by name; :func:`register_strategy` adds more and
-:func:`register_resolver` adds a family of names with a prefix (``model:ID`` ...).
-A policy (anything with ``predict(obs, deterministic=True) -> (action, state)``, like a
-stable-baselines3 model) becomes a strategy through :func:`policy_strategy`: it acts step by
-step on the environment's state, all days advancing together (one batched ``predict`` per
-decision). Its schedule does not depend on the fill model: the state holds no fill price.
+simulation parameters), given as a ``(name, callable)`` pair or by name: the six baselines, and
+whatever the ``resolvers`` passed in add (:mod:`execution.sim.strategies`; the registry's
+``model:ID`` and ``champion`` are added by :mod:`execution.models.strategies`). A policy becomes a
+strategy through :func:`execution.sim.policy.policy_strategy`.
 
 Since every child is a market order and fills are deterministic given the bars, a schedule
 determines everything; the metrics are computed for all days at once from it
@@ -24,21 +21,22 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import asdict, dataclass
 from datetime import date
-from typing import Any, Protocol
+from typing import Any
 
 import numpy as np
 import pandas as pd
 
 from execution.config import OrderParams
-from execution.sim.baselines import BASELINES, Schedule, oracle, twap_seed
-from execution.sim.execution_env import observation_table
+from execution.json_values import json_safe
+from execution.sim.baselines import Schedule, oracle, twap_seed
 from execution.sim.fills import FILL_MODELS, IMPACT_ETA, check_fill, execute_schedule
 from execution.sim.market import DEFAULT_LOOKBACK_DAYS, MarketData, load
 from execution.sim.metrics import DEFAULT_BOOTSTRAP, day_metrics, summarize
 from execution.sim.rewards import DEFAULT_RISK_AVERSION_PER_BPS
+from execution.sim.strategies import Resolvers, resolve_strategy
 
 #: The per-day metrics of one strategy, fill model and day (SPEC section 6), in table order.
 METRIC_COLUMNS = [
@@ -55,85 +53,6 @@ METRIC_COLUMNS = [
     "reward_acr",
 ]
 PER_DAY_COLUMNS = ["symbol", "day", "strategy", "fill", "side", *METRIC_COLUMNS]
-
-
-class Policy(Protocol):
-    """What the backtester needs of a trained model (stable-baselines3's ``predict``)."""
-
-    def predict(
-        self, observation: np.ndarray, state: Any = None, episode_start: Any = None, deterministic: bool = False
-    ):
-        """Actions for a batch of observations, and the recurrent state."""
-
-
-# ---------------------------------------------------------------- strategy registry
-
-_STRATEGIES: dict[str, Schedule] = dict(BASELINES)
-_RESOLVERS: dict[str, Callable[[str], Schedule]] = {}
-
-
-def register_strategy(name: str, strategy: Schedule) -> None:
-    """Make ``name`` resolve to ``strategy`` (replacing any previous one)."""
-    _STRATEGIES[name] = strategy
-
-
-def register_resolver(prefix: str, factory: Callable[[str], Schedule]) -> None:
-    """Names ``prefix:REST`` (or exactly ``prefix``) resolve to ``factory(REST)`` (``""`` for the bare prefix)."""
-    _RESOLVERS[prefix] = factory
-
-
-def strategy_names() -> list[str]:
-    """Registered strategy names, and ``prefix:...`` for each resolver."""
-    return [*_STRATEGIES, *(f"{prefix}:..." for prefix in _RESOLVERS)]
-
-
-def resolve_strategy(name: str) -> Schedule:
-    """The strategy called ``name``; ``KeyError`` with the known names if there is none."""
-    if name in _STRATEGIES:
-        return _STRATEGIES[name]
-    prefix, _, rest = name.partition(":")
-    if prefix in _RESOLVERS:
-        return _RESOLVERS[prefix](rest)
-    raise KeyError(f"unknown strategy {name!r}; known: {', '.join(strategy_names())}")
-
-
-def policy_schedule(policy: Policy, market: MarketData, order: OrderParams) -> np.ndarray:
-    """Lots the policy sends on every day, acting on the environment's state with ``deterministic=True``.
-
-    All days step together: at decision ``k`` the states of all days are stacked and passed to one
-    ``predict`` call (actions of days already done are ignored). The states are those
-    :class:`execution.sim.execution_env.ExecutionEnv` returns.
-    """
-    table = observation_table(market, order)
-    inv_col = order.n_history + 1
-    left = np.full(market.n_days, order.lots, dtype=np.int64)
-    lots = np.zeros((market.n_days, order.intervals), dtype=np.int64)
-    state = None
-    for k in range(order.intervals):
-        if not left.any():
-            break
-        obs = table[:, k].copy()  # every day, finished ones too, so that a recurrent state keeps its shape
-        obs[:, inv_col] = left / order.lots
-        actions, state = policy.predict(obs, state=state, deterministic=True)
-        actions = np.asarray(actions, dtype=np.int64).reshape(-1)
-        if actions.shape[0] != market.n_days or np.any((actions < 0) | (actions > order.lots)):
-            raise ValueError(f"policy returned {actions.shape[0]} actions, expected {market.n_days} in 0..{order.lots}")
-        sent = np.minimum(actions, left)
-        lots[:, k] = sent
-        left -= sent
-    return lots
-
-
-def policy_strategy(policy: Policy) -> Schedule:
-    """A strategy that runs ``policy`` (computed once per market window and order, whatever the fill)."""
-    cache: dict[str, Any] = {}
-
-    def schedule(market: MarketData, order: OrderParams, fill: str = "seed", **_: float) -> np.ndarray:
-        if cache.get("market") is not market or cache.get("order") != order:
-            cache.update(market=market, order=order, lots=policy_schedule(policy, market, order))
-        return cache["lots"]
-
-    return schedule
 
 
 # ---------------------------------------------------------------- running
@@ -154,10 +73,12 @@ def run_id_for(params: dict[str, Any]) -> str:
     return "bt-" + hashlib.sha1(text.encode()).hexdigest()[:16]
 
 
-def _as_named(strategies: Iterable[str | tuple[str, Schedule]]) -> list[tuple[str, Schedule]]:
+def _as_named(
+    strategies: Iterable[str | tuple[str, Schedule]], resolvers: Resolvers | None = None
+) -> list[tuple[str, Schedule]]:
     named = []
     for item in strategies:
-        named.append((item, resolve_strategy(item)) if isinstance(item, str) else (item[0], item[1]))
+        named.append((item, resolve_strategy(item, resolvers)) if isinstance(item, str) else (item[0], item[1]))
     return named
 
 
@@ -168,9 +89,10 @@ def run_strategies(
     fills: Sequence[str] = FILL_MODELS,
     risk_aversion: float = DEFAULT_RISK_AVERSION_PER_BPS,
     eta: float = IMPACT_ETA,
+    resolvers: Resolvers | None = None,
 ) -> pd.DataFrame:
     """Per-day metrics of every strategy on every day of every market, under each fill model."""
-    named = _as_named(strategies)
+    named = _as_named(strategies, resolvers)
     frames = []
     for market in markets:
         days = [d.isoformat() for d in market.days.astype(object)]
@@ -215,9 +137,10 @@ def run_backtest(
     n_resamples: int = DEFAULT_BOOTSTRAP,
     bootstrap_seed: int = 0,
     run_id: str | None = None,
+    resolvers: Resolvers | None = None,
 ) -> BacktestResult:
     """Run and aggregate (nothing stored); ``run_id`` defaults to one derived from the parameters."""
-    named = _as_named(strategies)
+    named = _as_named(strategies, resolvers)
     per_day = run_strategies(markets, order, named, fills, risk_aversion, eta)
     summary = summarize(per_day, n_resamples, bootstrap_seed) if len(per_day) else pd.DataFrame()
     if run_id is None:
@@ -243,7 +166,7 @@ def store_results(conn: Any, result: BacktestResult, params: dict[str, Any] | No
     from psycopg2.extras import execute_values
 
     columns = PER_DAY_COLUMNS
-    rows = [tuple(_sql_value(v) for v in row) for row in result.per_day[columns].itertuples(index=False)]
+    rows = [tuple(json_safe(list(row))) for row in result.per_day[columns].itertuples(index=False)]
     with conn.cursor() as cur:
         cur.execute("DELETE FROM backtest_runs WHERE run_id = %s", (result.run_id,))
         cur.execute(
@@ -259,14 +182,6 @@ def store_results(conn: Any, result: BacktestResult, params: dict[str, Any] | No
             )
     conn.commit()
     return len(rows)
-
-
-def _sql_value(value: Any) -> Any:
-    if isinstance(value, np.integer):
-        return int(value)
-    if isinstance(value, np.floating | float):
-        return None if not np.isfinite(value) else float(value)
-    return value
 
 
 def load_results(conn: Any, run_id: str) -> pd.DataFrame:
@@ -293,9 +208,13 @@ def backtest(
     *,
     store: bool = True,
     lookback_days: int = DEFAULT_LOOKBACK_DAYS,
+    resolvers: Resolvers | None = None,
     **kwargs: Any,
 ) -> BacktestResult:
-    """Load the published bars of ``symbols`` for ``start..end``, run the strategies, store and return the results."""
+    """Load the published bars of ``symbols`` for ``start..end``, run the strategies, store and return the results.
+
+    Strategy names are the baselines' and those ``resolvers`` add (:mod:`execution.sim.strategies`).
+    """
     markets = [load(conn, symbol, start, end, order, lookback_days) for symbol in symbols]
     params = {
         "symbols": list(symbols),
@@ -308,7 +227,7 @@ def backtest(
         **{k: v for k, v in kwargs.items() if k != "run_id"},
     }
     kwargs.setdefault("run_id", run_id_for(params))
-    result = run_backtest(markets, order, strategies, fills, **kwargs)
+    result = run_backtest(markets, order, strategies, fills, resolvers=resolvers, **kwargs)
     if store:
         store_results(conn, result, params)
     return result

@@ -22,6 +22,7 @@ from typing import Any
 from execution.config import OrderParams, Settings
 from execution.data.exchange_calendar import why_not_trading
 from execution.sim.market import start_minute
+from execution.sim.strategies import resolve_strategy
 
 CONFIG_AUTHOR = "config"
 _COLUMNS = (
@@ -142,8 +143,6 @@ def check_strategy(name: str | None) -> str | None:
         if not rest.isdigit():
             raise ValueError(f"strategy {name!r}: expected model:ID with a numeric registry id")
         return name
-    from execution.sim.backtest import resolve_strategy
-
     try:
         resolve_strategy(name)
     except KeyError as exc:

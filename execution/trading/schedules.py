@@ -47,10 +47,11 @@ from execution.data.exchange_calendar import (
     session_minutes,
 )
 from execution.models.champion import CHAMPION_NAME, PolicyCache, PolicyChoice, model_policy, raise_if_failed
-from execution.sim.backtest import Policy, resolve_strategy
 from execution.sim.fills import IMPACT_ETA, executed_lots
 from execution.sim.market import DEFAULT_LOOKBACK_DAYS, SESSION_OPEN_MINUTE, MarketData, from_bars, lookback_start
+from execution.sim.policy import Policy, policy_schedule
 from execution.sim.rewards import DEFAULT_RISK_AVERSION_PER_BPS
+from execution.sim.strategies import resolve_strategy
 from execution.trading.orders import ParentOrder, check_trading_day, ensure_default_orders
 
 log = logging.getLogger(__name__)
@@ -212,8 +213,6 @@ def _baseline_lots(name: str, market: MarketData, order: OrderParams) -> np.ndar
 
 
 def _policy_lots(policy: Policy, market: MarketData, order: OrderParams) -> np.ndarray:
-    from execution.sim.backtest import policy_schedule
-
     return policy_schedule(policy, market, order)[0]
 
 

@@ -2,10 +2,8 @@
 
 from __future__ import annotations
 
-import math
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
-from datetime import date
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -14,6 +12,7 @@ import pandas as pd
 from execution.data.quality.derive import PreparedBars
 from execution.data.quality.suite import COLUMNS, DAYS, ROWS
 from execution.data.quality.verdict import FailedExpectation
+from execution.json_values import json_safe
 
 if TYPE_CHECKING:
     from great_expectations.core import ExpectationValidationResult
@@ -22,25 +21,6 @@ SAMPLE_ROWS = 5
 OBSERVED_VALUES = 5
 _OBSERVED_SCAN = 200  # offending rows of a day scanned for distinct observed values
 _SAMPLE_COLUMNS = ("symbol", "ts", "open", "high", "low", "close", "volume")
-
-
-def json_safe(value: Any) -> Any:
-    """``value`` made JSON-serialisable: numpy scalars -> Python, NaN/NA -> None, timestamps -> ISO."""
-    if isinstance(value, dict):
-        return {str(k): json_safe(v) for k, v in value.items()}
-    if isinstance(value, list | tuple | np.ndarray):
-        return [json_safe(v) for v in value]
-    if isinstance(value, pd.Timestamp | date):
-        return None if pd.isna(value) else value.isoformat()
-    if isinstance(value, np.generic):
-        value = value.item()
-    if value is None or value is pd.NA or value is pd.NaT:
-        return None
-    if isinstance(value, float) and not math.isfinite(value):
-        return None if math.isnan(value) else ("inf" if value > 0 else "-inf")
-    if isinstance(value, bool | int | float | str):
-        return value
-    return str(value)
 
 
 def _records(frame: pd.DataFrame, positions: Iterable[int], columns: list[str]) -> list[dict]:

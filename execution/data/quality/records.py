@@ -7,8 +7,8 @@ from typing import Any
 
 from psycopg2.extras import Json, execute_values
 
-from execution.data.quality.attribution import json_safe
 from execution.data.quality.verdict import ERROR, DayVerdict, FailedExpectation
+from execution.json_values import json_safe
 
 _INSERT = """
     INSERT INTO quality_results

@@ -1,0 +1,83 @@
+"""The algorithm families as one table, as stable-baselines3 keeps its ``policy_aliases``.
+
+Each agent of :mod:`execution.agents.catalog` names a family; the family says which
+stable-baselines3 class trains and loads it, with which policy, how the agent's hyperparameters
+become that class's constructor arguments, and what a fine-tune resets on a loaded model.
+Everything that differs between DQN, Double DQN, A2C (the seed's A3C) and PPO is in this table,
+so no other module switches on the family's name.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from stable_baselines3 import A2C, DQN, PPO
+from stable_baselines3.common.base_class import BaseAlgorithm
+from stable_baselines3.common.policies import BasePolicy
+from stable_baselines3.common.vec_env import VecEnv
+
+from execution.agents.a3c import a2c_kwargs
+from execution.agents.catalog import agent_spec
+from execution.agents.ddqn import DoubleDQN
+from execution.agents.dqn import dqn_kwargs, fine_tune_overrides
+from execution.agents.networks import SeedDQNPolicy
+from execution.agents.ppo import ppo_kwargs
+
+#: ``(hyperparameters, layers, total_timesteps, episode_steps) -> constructor keyword arguments``
+KwargsBuilder = Callable[[dict[str, Any], int, int, int], dict[str, Any]]
+#: ``(hyperparameters, total_timesteps, episode_steps) -> attributes to reset on a loaded model``
+FineTuneOverrides = Callable[[dict[str, Any], int, int], dict[str, Any]]
+
+
+def _no_overrides(hyper: dict[str, Any], total_timesteps: int, episode_steps: int) -> dict[str, Any]:
+    return {}
+
+
+@dataclass(frozen=True)
+class AlgorithmFamily:
+    """How one family is built, trained and loaded on stable-baselines3."""
+
+    name: str
+    algorithm: type[BaseAlgorithm]
+    policy: type[BasePolicy] | str
+    kwargs: KwargsBuilder
+    fine_tune: FineTuneOverrides = _no_overrides
+
+
+FAMILIES: dict[str, AlgorithmFamily] = {
+    "dqn": AlgorithmFamily("dqn", DQN, SeedDQNPolicy, dqn_kwargs, fine_tune_overrides),
+    "ddqn": AlgorithmFamily("ddqn", DoubleDQN, SeedDQNPolicy, dqn_kwargs, fine_tune_overrides),
+    "a2c": AlgorithmFamily("a2c", A2C, "MlpPolicy", a2c_kwargs),
+    "ppo": AlgorithmFamily("ppo", PPO, "MlpPolicy", ppo_kwargs),
+}
+
+
+def family_of(agent: str) -> AlgorithmFamily:
+    """The family of agent ``agent`` (``ValueError`` naming the known agents for an unknown one)."""
+    return FAMILIES[agent_spec(agent).family]
+
+
+def algorithm_class(agent: str) -> type[BaseAlgorithm]:
+    """The stable-baselines3 class that saves and loads agent ``agent``'s artifacts."""
+    return family_of(agent).algorithm
+
+
+def sb3_kwargs(agent: str, hyper: dict[str, Any], total_timesteps: int, episode_steps: int) -> dict[str, Any]:
+    """The constructor arguments of agent ``agent`` from its hyperparameters and the run's budget."""
+    return family_of(agent).kwargs(hyper, agent_spec(agent).layers, total_timesteps, episode_steps)
+
+
+def build(
+    agent: str,
+    env: VecEnv,
+    hyper: dict[str, Any],
+    total_timesteps: int,
+    episode_steps: int,
+    seed: int | None,
+) -> BaseAlgorithm:
+    """A fresh model of agent ``agent`` on ``env`` for a budget of ``total_timesteps`` steps."""
+    family = family_of(agent)
+    kwargs = family.kwargs(hyper, agent_spec(agent).layers, total_timesteps, episode_steps)
+    return family.algorithm(family.policy, env, seed=seed, device="cpu", verbose=0, **kwargs)
