@@ -27,7 +27,7 @@ from execution.report.experiment import render_experiment_report
 from execution.sim.backtest import backtest
 from execution.sim.baselines import BASELINES
 from execution.sim.market import lookback_start
-from execution.trading.schedules import load_schedules
+from execution.trading.schedules import load_schedules, write_schedules
 
 DAY = date(2020, 1, 31)
 NEXT_DAY = date(2020, 2, 3)
@@ -90,6 +90,7 @@ def reliance(conn, settings):
 
 
 def test_the_report_numbers_are_the_backtesters(conn, reliance, tmp_path):
+    write_schedules(reliance, NEXT_DAY)  # as the reports DAG does before the report
     html = render_daily_report(reliance, DAY, tmp_path)
     payload = json.loads(html.with_suffix(".json").read_text())
     (section,) = payload["orders"]
@@ -133,12 +134,13 @@ def test_the_report_numbers_are_the_backtesters(conn, reliance, tmp_path):
     assert payload["models_in_use"][0]["used"] == "twap_seed"
     assert payload["models_in_use"][0]["note"] == "no trained model yet — twap_seed"
     plan = payload["tomorrow"]
-    assert plan["trading_day"] == NEXT_DAY.isoformat() and plan["computed_now"]
+    assert plan["trading_day"] == NEXT_DAY.isoformat() and plan["error"] is None
     assert sum(plan["orders"][0]["lots"]["champion"]) == 20
     assert load_schedules(conn, NEXT_DAY)["planned_qty"].sum() == 6 * 10_000  # champion + five baselines
 
 
 def test_the_page_is_self_contained_and_listed(conn, reliance, tmp_path):
+    write_schedules(reliance, NEXT_DAY)
     html_path = render_daily_report(reliance, DAY, tmp_path)
     html = html_path.read_text()
     assert html_path.name == "daily-2020-01-31.html"
@@ -194,6 +196,8 @@ def test_a_champion_that_cannot_be_loaded_fails_loudly_after_writing_the_fallbac
     conn, reliance, tmp_path, capsys, monkeypatch
 ):
     model_id = _register_broken_champion(conn, reliance)
+    with pytest.raises(ChampionUnavailable, match=r"artifact .*missing"):
+        write_schedules(reliance, NEXT_DAY)
     with pytest.raises(ChampionUnavailable, match=r"artifact .*missing"):
         render_daily_report(reliance, DAY, tmp_path)
     html = (tmp_path / "daily-2020-01-31.html").read_text()
@@ -351,6 +355,7 @@ def _chromium_skip_reason() -> str | None:
 
 @pytest.mark.skipif(_chromium_skip_reason() is not None, reason=_chromium_skip_reason() or "")
 def test_the_page_renders_in_headless_chromium_with_every_chart_and_no_console_error(conn, reliance, tmp_path):
+    write_schedules(reliance, NEXT_DAY)
     page = render_daily_report(reliance, DAY, tmp_path / "out")
     expected = re.findall(r'data-chart="(\w+)"', page.read_text())
     seen = render_in_chromium(page, tmp_path / "chromium-profile")
@@ -380,6 +385,7 @@ def test_a_trained_champion_is_replayed_planned_and_mapped(conn, reliance, tmp_p
     record = registry.get(conn, model_id)
     model = artifacts.load_model(reliance, record, reliance.order)
 
+    write_schedules(reliance, NEXT_DAY)
     html = render_daily_report(reliance, DAY, tmp_path)
     payload = json.loads(html.with_suffix(".json").read_text())
     (section,) = payload["orders"]
@@ -430,3 +436,12 @@ def test_the_chromium_check_sees_console_errors_and_remote_requests(tmp_path):
     assert any(e.get("method") == "Runtime.consoleAPICalled" for e in seen["errors"])
     assert "http://127.0.0.1:9/x.png" in seen["requests"]
     assert seen["charts"] == [["none", 0, 0, 0]]
+
+
+def test_the_report_reads_schedules_and_never_writes_them(conn, reliance, tmp_path):
+    html = render_daily_report(reliance, DAY, tmp_path)
+    payload = json.loads(html.with_suffix(".json").read_text())
+    assert load_schedules(conn, NEXT_DAY).empty  # nothing planned by the report
+    assert payload["tomorrow"]["orders"] == []
+    assert f"schedule --date {NEXT_DAY}" in payload["tomorrow"]["error"]
+    assert "No plan for" in html.read_text()

@@ -42,7 +42,6 @@ from execution.data.exchange_calendar import next_trading_day, trading_days
 from execution.json_values import json_safe
 from execution.models.champion import (
     CHAMPION_NAME,
-    ChampionUnavailable,
     PolicyCache,
     PolicyChoice,
     model_policy,
@@ -65,7 +64,7 @@ from execution.sim.fills import FILL_MODELS, IMPACT_ETA, execute_schedule
 from execution.sim.market import load, lookback_start, start_minute
 from execution.sim.rewards import DEFAULT_RISK_AVERSION_PER_BPS
 from execution.trading.orders import ParentOrder, check_trading_day, list_orders
-from execution.trading.schedules import SCHEDULE_BASELINES, decision_table, load_schedules, write_schedules
+from execution.trading.schedules import SCHEDULE_BASELINES, decision_table, load_schedules
 
 log = logging.getLogger(__name__)
 
@@ -292,18 +291,19 @@ def performance_chart(perf: dict[str, Any], symbol: str, champion_label: str) ->
 
 
 def tomorrow(conn: Any, settings: Settings, day: date, policies: PolicyCache) -> dict[str, Any]:
-    """The next trading day's stored schedules (computed when missing), per order, with decision tables."""
+    """The next trading day's stored schedules, per order, with decision tables (the report never plans).
+
+    Schedules are written before the report (the reports DAG's ``write_next_day_schedules``, or
+    ``python -m execution schedule --date D``); when there are none yet, the section says so.
+    """
     next_day = next_trading_day(day)
     rows = load_schedules(conn, next_day)
-    computed = False
-    failures: list[str] = []
     if rows.empty:
-        try:
-            failures = write_schedules(settings, next_day, strict=False)["champion_failures"]
-        except ValueError as exc:
-            return {"trading_day": next_day, "error": str(exc), "orders": [], "champion_failures": []}
-        computed = True
-        rows = load_schedules(conn, next_day)
+        return {
+            "trading_day": next_day,
+            "error": f"no schedules written for {next_day} yet (python -m execution schedule --date {next_day})",
+            "orders": [],
+        }
     orders = {o.id: o for o in list_orders(conn, next_day)}
     out = []
     for order_id, group in rows.groupby("order_id", sort=True):
@@ -346,13 +346,7 @@ def tomorrow(conn: Any, settings: Settings, day: date, policies: PolicyCache) ->
                 ],
             }
         )
-    return {
-        "trading_day": next_day,
-        "computed_now": computed,
-        "orders": out,
-        "error": None,
-        "champion_failures": failures,
-    }
+    return {"trading_day": next_day, "orders": out, "error": None}
 
 
 def _decision_table_of(
@@ -584,11 +578,6 @@ def render_daily_report(settings: Settings, day: date, out_dir: Path | None = No
     log.info("daily report of %s: %s", day, html_path)
     if strict:
         raise_if_failed(policies, f"daily report {html_path}")
-        if built["data"]["tomorrow"]["champion_failures"]:
-            raise ChampionUnavailable(
-                f"daily report {html_path} and the schedules of {built['data']['tomorrow']['trading_day']} written "
-                f"with the twap_seed fallback: {'; '.join(built['data']['tomorrow']['champion_failures'])}"
-            )
     return html_path
 
 
