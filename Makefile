@@ -19,7 +19,9 @@ install: $(STAMP)
 demo: $(STAMP)
 	$(PY) -m execution demo
 
+# The layer contracts first (import-linter, pyproject.toml), then the suite.
 test: $(STAMP) browser
+	$(VENV)/bin/lint-imports
 	$(PY) -m pytest -q
 
 # Headless Chromium for the report-rendering tests (Debian packages). Best effort: without root
@@ -35,7 +37,7 @@ airflow: $(STAMP)
 	$(PY) -m execution airflow-ui
 
 lint: $(STAMP)
-	$(VENV)/bin/ruff check . && $(VENV)/bin/ruff format --check .
+	$(VENV)/bin/ruff check . && $(VENV)/bin/ruff format --check . && $(VENV)/bin/lint-imports
 
 format: $(STAMP)
 	$(VENV)/bin/ruff format . && $(VENV)/bin/ruff check --fix .

@@ -114,11 +114,6 @@ def _variable(name: str) -> str | None:
     return value.strip() if isinstance(value, str) and value.strip() else None
 
 
-def _symbols_from(value: str | list[str]) -> tuple[str, ...]:
-    items = value.split(",") if isinstance(value, str) else value
-    return tuple(s.strip().upper() for s in items if s and s.strip())
-
-
 def run_settings(context: Any) -> Settings:
     """Settings of this DAG run: ``load_settings()`` with source and symbols overridden.
 
@@ -126,12 +121,12 @@ def run_settings(context: Any) -> Settings:
     ``nse_source`` / ``nse_symbols`` (comma-separated), then ``EXEC_SOURCE`` / ``EXEC_SYMBOLS``
     and the config file as read by :func:`execution.config.load_settings`.
     """
-    from execution.config import load_settings
+    from execution.config import load_settings, split_symbols
 
     settings = load_settings()
     source = _param(context, "source") or _variable(VARIABLE_SOURCE)
     symbols = _param(context, "symbols") or _variable(VARIABLE_SYMBOLS)
-    return settings.with_overrides(source=source, symbols=_symbols_from(symbols) if symbols else None)
+    return settings.with_overrides(source=source, symbols=split_symbols(symbols) if symbols else None)
 
 
 def source_path(context: Any) -> str | None:

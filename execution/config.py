@@ -16,8 +16,9 @@ variable               meaning                                        default
 =====================  =============================================  =========================
 
 The TOML file may hold top-level ``symbols``, ``source``, ``samples_dir`` and the tables
-``[order]`` (fields of :class:`OrderParams`) and ``[windows]`` (``train_start``,
-``train_end``, ``validation_start``, ... as ISO dates).
+``[order]`` (fields of :class:`OrderParams`), ``[windows]`` (``train_start``, ``train_end``,
+``validation_start``, ... as ISO dates) and ``[promotion]`` (fields of :class:`PromotionRule`).
+The file is read once, by :func:`load_settings`; everything else takes the :class:`Settings`.
 """
 
 from __future__ import annotations
@@ -80,6 +81,20 @@ class Windows:
 
 
 @dataclass(frozen=True)
+class PromotionRule:
+    """Margins of the promotion rule (bps of the arrival price); see :mod:`execution.models.promotion`."""
+
+    min_advantage_over_champion_bps: float = 0.0
+    min_ci_low_over_champion_bps: float = 0.0
+    min_advantage_over_twap_bps: float = 0.0
+    require_twap_ci: bool = False
+    min_validation_days: int = 2
+    fill: str | None = None  # None: the fill model the challenger was trained with
+    n_resamples: int = 2000
+    bootstrap_seed: int = 0
+
+
+@dataclass(frozen=True)
 class Settings:
     """Everything configurable about the service, resolved once per process."""
 
@@ -90,6 +105,7 @@ class Settings:
     source: str = "synthetic"
     order: OrderParams = field(default_factory=OrderParams)
     windows: Windows = field(default_factory=Windows)
+    promotion: PromotionRule = field(default_factory=PromotionRule)
 
     @property
     def pg_dir(self) -> Path:
@@ -111,16 +127,17 @@ class Settings:
         return replace(self, **{k: v for k, v in changes.items() if v is not None})
 
 
-def _split_symbols(value: str | list[str]) -> tuple[str, ...]:
+def split_symbols(value: str | list[str]) -> tuple[str, ...]:
+    """Symbols from ``"RELIANCE, sail"`` or a list: stripped, upper case, empty items dropped."""
     items = value.split(",") if isinstance(value, str) else value
     return tuple(s.strip().upper() for s in items if s.strip())
 
 
-def _dataclass_from(cls: type, table: dict[str, Any]) -> Any:
+def _dataclass_from(cls: type, table: dict[str, Any], section: str) -> Any:
     known = {f.name: f for f in fields(cls)}
     unknown = set(table) - set(known)
     if unknown:
-        raise ValueError(f"unknown keys in [{cls.__name__}] of the config file: {sorted(unknown)}")
+        raise ValueError(f"unknown keys in [{section}] of the config file: {sorted(unknown)}")
     values = {}
     for name, value in table.items():
         if known[name].type in ("date", date) and isinstance(value, str):
@@ -142,9 +159,10 @@ def load_settings(environ: dict[str, str] | None = None) -> Settings:
         with config_path.open("rb") as fh:
             file_values = tomllib.load(fh)
 
-    order = _dataclass_from(OrderParams, file_values.get("order", {}))
-    windows = _dataclass_from(Windows, file_values.get("windows", {}))
-    symbols = _split_symbols(env.get("EXEC_SYMBOLS") or file_values.get("symbols") or list(DEFAULT_SYMBOLS))
+    order = _dataclass_from(OrderParams, file_values.get("order", {}), "order")
+    windows = _dataclass_from(Windows, file_values.get("windows", {}), "windows")
+    promotion = _dataclass_from(PromotionRule, file_values.get("promotion", {}), "promotion")
+    symbols = split_symbols(env.get("EXEC_SYMBOLS") or file_values.get("symbols") or list(DEFAULT_SYMBOLS))
     samples = env.get("EXEC_SAMPLES_DIR") or file_values.get("samples_dir") or "../shared/data/nse-1m"
     return Settings(
         home=home,
@@ -154,4 +172,5 @@ def load_settings(environ: dict[str, str] | None = None) -> Settings:
         source=env.get("EXEC_SOURCE") or file_values.get("source") or "synthetic",
         order=order,
         windows=windows,
+        promotion=promotion,
     )

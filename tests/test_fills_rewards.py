@@ -13,8 +13,9 @@ import numpy as np
 import pytest
 
 from execution.config import OrderParams
+from execution.sim.episode import decision_minutes
 from execution.sim.fills import execute_schedule, fill_price, fill_terms
-from execution.sim.market import MarketData, corwin_schultz_spread, decision_minutes
+from execution.sim.market import MarketData, corwin_schultz_spread
 from execution.sim.rewards import almgren_chriss_reward, episode_acr, episode_vr, vanilla_reward
 
 # V = 1500 (3 lots of 500), T = 8 min, N = 4 -> tau = 2; start 09:30 = minute 15.

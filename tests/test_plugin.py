@@ -368,7 +368,7 @@ def test_the_login_make_airflow_prints_is_the_one_airflow_accepts(tmp_path, monk
     from fastapi import HTTPException
     from fastapi.testclient import TestClient
 
-    from execution.commands.airflow_ui import PASSWORD_FILE_NAME, ensure_login
+    from execution.ops.airflow_ui import PASSWORD_FILE_NAME, ensure_login
 
     password, path = ensure_login(tmp_path)
     assert path == tmp_path / PASSWORD_FILE_NAME

@@ -11,7 +11,7 @@ from psycopg2 import IntegrityError
 
 from execution.agents.training import train_agent
 from execution.cli import main
-from execution.config import OrderParams
+from execution.config import OrderParams, load_settings
 from execution.data import store
 from execution.data.sources.synthetic import SyntheticSource
 from execution.models import artifacts, registry
@@ -238,7 +238,7 @@ def test_promotion_rule(vs_twap, vs_champion, promote, phrase):
 def test_promotion_margins_come_from_the_config_file(settings, tmp_path):
     config = tmp_path / "config.toml"
     config.write_text("[promotion]\nmin_advantage_over_twap_bps = 2.5\nrequire_twap_ci = true\n")
-    rule = load_rule(settings, {"EXEC_CONFIG": str(config)})
+    rule = load_rule(load_settings({"EXEC_CONFIG": str(config), "EXEC_HOME": str(settings.home)}))
     assert (rule.min_advantage_over_twap_bps, rule.require_twap_ci, rule.min_ci_low_over_champion_bps) == (2.5, True, 0)
     # +2 bps beats TWAP by the default rule, not with a 2.5 bps margin; +3 with CI low 1 fails the CI requirement
     assert decide(comparison(2.0, 1.0, 3.0, against="twap_seed"), None, PromotionRule()).promote
@@ -246,8 +246,11 @@ def test_promotion_margins_come_from_the_config_file(settings, tmp_path):
     assert not decide(comparison(3.0, 1.0, 5.0, against="twap_seed"), None, rule).promote
     assert decide(comparison(4.0, 3.0, 5.0, against="twap_seed"), None, rule).promote
     config.write_text("[promotion]\nmin_advantage = 1\n")
-    with pytest.raises(ValueError, match="unknown keys"):
-        load_rule(settings, {"EXEC_CONFIG": str(config)})
+    with pytest.raises(ValueError, match=r"unknown keys in \[promotion\]"):
+        load_settings({"EXEC_CONFIG": str(config), "EXEC_HOME": str(settings.home)})
+    config.write_text('[promotion]\nfill = "vwap"\n')
+    with pytest.raises(ValueError, match="unknown fill model"):
+        load_rule(load_settings({"EXEC_CONFIG": str(config), "EXEC_HOME": str(settings.home)}))
 
 
 def test_comparison_aggregates_by_hand():

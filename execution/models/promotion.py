@@ -23,60 +23,33 @@ where *beats twap_seed* means a mean advantage over ``twap_seed`` above ``min_ad
 days never promote. Otherwise the challenger stays a ``candidate``.
 
 The margins are configuration: the ``[promotion]`` table of the config file (``$EXEC_CONFIG``, else
-``$EXEC_HOME/config.toml``) with any field of :class:`PromotionRule`.
+``$EXEC_HOME/config.toml``) with any field of :class:`execution.config.PromotionRule`, read once
+into ``settings.promotion``.
 """
 
 from __future__ import annotations
 
 import math
-import os
-import tomllib
-from dataclasses import asdict, dataclass, fields
-from pathlib import Path
+from dataclasses import asdict, dataclass
 from typing import Any
 
 import numpy as np
 
-from execution.config import OrderParams, Settings
+from execution.config import OrderParams, PromotionRule, Settings
 from execution.json_values import json_safe
 from execution.sim.backtest import run_strategies
-from execution.sim.fills import FILL_MODELS
+from execution.sim.fills import FILL_MODELS, check_fill
 from execution.sim.market import MarketData
-from execution.sim.metrics import DEFAULT_BOOTSTRAP, bootstrap_mean_ci, summarize
+from execution.sim.metrics import bootstrap_mean_ci, summarize
 from execution.sim.policy import policy_strategy
 
 
-@dataclass(frozen=True)
-class PromotionRule:
-    """Margins of the promotion rule (bps of the arrival price)."""
-
-    min_advantage_over_champion_bps: float = 0.0
-    min_ci_low_over_champion_bps: float = 0.0
-    min_advantage_over_twap_bps: float = 0.0
-    require_twap_ci: bool = False
-    min_validation_days: int = 2
-    fill: str | None = None  # None: the fill model the challenger was trained with
-    n_resamples: int = DEFAULT_BOOTSTRAP
-    bootstrap_seed: int = 0
-
-    def __post_init__(self) -> None:
-        if self.fill is not None and self.fill not in FILL_MODELS:
-            raise ValueError(f"[promotion] fill must be one of {FILL_MODELS}, not {self.fill!r}")
-
-
-def load_rule(settings: Settings, environ: dict[str, str] | None = None) -> PromotionRule:
-    """The rule from the ``[promotion]`` table of the config file, defaults for what it does not set."""
-    env = os.environ if environ is None else environ
-    path = Path(env["EXEC_CONFIG"]) if env.get("EXEC_CONFIG") else settings.home / "config.toml"
-    table: dict[str, Any] = {}
-    if path.is_file():
-        with path.open("rb") as fh:
-            table = tomllib.load(fh).get("promotion", {})
-    known = {f.name for f in fields(PromotionRule)}
-    unknown = set(table) - known
-    if unknown:
-        raise ValueError(f"unknown keys in [promotion] of {path}: {sorted(unknown)}")
-    return PromotionRule(**table)
+def load_rule(settings: Settings) -> PromotionRule:
+    """The rule of ``settings`` (the config file's ``[promotion]`` table, read once), its fill model checked."""
+    rule = settings.promotion
+    if rule.fill is not None:
+        check_fill(rule.fill)
+    return rule
 
 
 @dataclass(frozen=True)

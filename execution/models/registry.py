@@ -25,6 +25,7 @@ from datetime import date, datetime
 from pathlib import Path
 from typing import Any
 
+from execution import __version__
 from execution.config import OrderParams
 from execution.json_values import json_dumps, json_safe
 
@@ -80,8 +81,6 @@ _COLUMNS = [f.name for f in fields(ModelRecord)]
 
 def code_version() -> str:
     """``nse-execution X.Y.Z`` plus ``+git.<commit>`` when the package runs from a git checkout with commits."""
-    from execution import __version__
-
     version = f"nse-execution {__version__}"
     try:
         result = subprocess.run(

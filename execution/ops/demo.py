@@ -43,8 +43,10 @@ from typing import Any, TextIO
 
 from execution.config import Settings
 from execution.data.exchange_calendar import EXCHANGE_TZ, trading_days
+from execution.data.ingest import ingest
 from execution.models.windows import rolling_windows
-from execution.ops.airflow_config import POOL_DESCRIPTION, TRAINING_POOL, TRAINING_POOL_SLOTS
+from execution.ops.airflow_config import POOL_DESCRIPTION, TRAINING_POOL, TRAINING_POOL_SLOTS, airflow_environment
+from execution.ops.airflow_ui import ADMIN_USER, ensure_login
 
 log = logging.getLogger(__name__)
 
@@ -159,8 +161,6 @@ def demo_environment(settings: Settings) -> dict[str, str]:
     is not installed and no async URL is configured, the async engine is switched off (the CLI
     commands the demo runs do not use it).
     """
-    from execution.ops.airflow_config import airflow_environment
-
     env = airflow_environment(settings)
     env["PATH"] = f"{airflow_executable().parent}:{env.get('PATH', '')}"
     conn = env.get("AIRFLOW__DATABASE__SQL_ALCHEMY_CONN", "")
@@ -281,8 +281,6 @@ def _pump(stream: TextIO | None, out: TextIO, echoed: list[str], say: Callable[[
 
 def load_history(settings: Settings, plan: DemoPlan) -> dict[str, Any]:
     """Bulk-load the training history through the library (not Airflow); returns the ingest counts."""
-    from execution.data.ingest import ingest
-
     report = ingest(settings, "synthetic", list(plan.symbols), plan.history_start, plan.history_end, who="demo")
     if report.status not in ("success", "unchanged"):
         raise RuntimeError(f"history ingest run {report.run_id} ended {report.status}: {report.counts()}")
@@ -302,8 +300,6 @@ def find_report(settings: Settings, results: list[StepResult], day: date) -> Pat
 
 def ui_login(settings: Settings) -> tuple[str, str, Path]:
     """User, password and password file of the Airflow UI (the same ones ``make airflow`` uses)."""
-    from execution.commands.airflow_ui import ADMIN_USER, ensure_login
-
     password, path = ensure_login(settings.home / "airflow")
     return ADMIN_USER, password, path
 

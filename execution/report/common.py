@@ -15,6 +15,7 @@ from execution.data.exchange_calendar import SESSION_OPEN
 from execution.data.quality import data_docs_dir, load_verdicts
 from execution.data.store import active_quarantine
 from execution.json_values import json_safe
+from execution.report.charts import cell_colours
 
 TEMPLATES_DIR = Path(__file__).resolve().parent / "templates"
 
@@ -190,8 +191,6 @@ def quality_status(conn: Any, symbol: str, day: date) -> dict[str, Any]:
 
 def heat_table(values: np.ndarray, row_labels: list, column_labels: list) -> dict[str, Any]:
     """A decision table ready for the ``heat_table`` macro: labels and ``(value, background, text colour)`` cells."""
-    from execution.report.charts import cell_colours
-
     colours = cell_colours(values)
     rows = []
     for label, row, row_colours in zip(row_labels, np.asarray(values).tolist(), colours, strict=True):

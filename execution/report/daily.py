@@ -39,6 +39,7 @@ import pandas as pd
 from execution import __version__
 from execution.config import OrderParams, Settings
 from execution.data.exchange_calendar import next_trading_day, trading_days
+from execution.db import connection
 from execution.json_values import json_safe
 from execution.models.champion import (
     CHAMPION_NAME,
@@ -58,10 +59,12 @@ from execution.report.common import (
     render,
     write_json,
 )
+from execution.report.index import write_index
 from execution.sim.backtest import METRIC_COLUMNS, run_backtest
 from execution.sim.baselines import BASELINES
+from execution.sim.episode import start_minute
 from execution.sim.fills import FILL_MODELS, IMPACT_ETA, execute_schedule
-from execution.sim.market import load, lookback_start, start_minute
+from execution.sim.market import load, lookback_start
 from execution.sim.rewards import DEFAULT_RISK_AVERSION_PER_BPS
 from execution.trading.orders import ParentOrder, check_trading_day, list_orders
 from execution.trading.schedules import SCHEDULE_BASELINES, decision_table, load_schedules
@@ -552,9 +555,6 @@ def render_daily_report(settings: Settings, day: date, out_dir: Path | None = No
     (default), :class:`ChampionUnavailable` is raised after writing when a registered champion
     could not be loaded at all (the page says so and used twap_seed).
     """
-    from execution.db import connection
-    from execution.report.index import write_index
-
     out_dir = Path(out_dir) if out_dir is not None else settings.reports_dir / "daily"
     out_dir.mkdir(parents=True, exist_ok=True)
     with connection(settings) as conn:

@@ -31,12 +31,14 @@ from execution import __version__
 from execution.agents.catalog import AGENTS, SEED_AGENTS
 from execution.config import OrderParams, Settings
 from execution.data.exchange_calendar import trading_days
+from execution.db import connection
 from execution.json_values import json_safe
 from execution.models import registry
 from execution.models.artifacts import artifact_file, load_model
 from execution.report import charts
 from execution.report.common import bar_sources, heat_table, inline_svg, render, write_json
 from execution.report.daily import SUMMARY_COLUMNS, replay_charts, replay_strategies
+from execution.report.index import write_index
 from execution.sim.backtest import run_backtest
 from execution.sim.baselines import BASELINES
 from execution.sim.fills import FILL_MODELS
@@ -296,9 +298,6 @@ def render_experiment_report(
     test_day: date = SEED_TEST_DAY,
 ) -> Path:
     """Write ``experiment.html`` and ``experiment.json`` into ``out_dir`` (default ``reports_dir/experiment``)."""
-    from execution.db import connection
-    from execution.report.index import write_index
-
     out_dir = Path(out_dir) if out_dir is not None else settings.reports_dir / EXPERIMENT_NAME
     out_dir.mkdir(parents=True, exist_ok=True)
     symbols = list(symbols or settings.symbols)

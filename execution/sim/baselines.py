@@ -19,8 +19,9 @@ from collections.abc import Callable
 import numpy as np
 
 from execution.config import OrderParams
+from execution.sim.episode import decision_minutes, side_sign, start_minute
 from execution.sim.fills import IMPACT_ETA, fill_price, fill_terms
-from execution.sim.market import MarketData, decision_minutes, side_sign, start_minute
+from execution.sim.market import MarketData
 from execution.sim.rewards import BPS, DEFAULT_RISK_AVERSION_PER_BPS
 
 #: ``strategy(market, order, fill, *, eta=..., risk_aversion=...) -> lots [n_days, N]``

@@ -35,8 +35,9 @@ import numpy as np
 from gymnasium import spaces
 
 from execution.config import OrderParams
+from execution.sim.episode import decision_minutes, side_sign, start_minute
 from execution.sim.fills import IMPACT_ETA, check_fill, fill_terms
-from execution.sim.market import MarketData, decision_minutes, side_sign, start_minute
+from execution.sim.market import MarketData
 from execution.sim.rewards import (
     BPS,
     DEFAULT_RISK_AVERSION_PER_BPS,

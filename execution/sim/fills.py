@@ -38,7 +38,8 @@ import numpy as np
 
 from execution.config import OrderParams
 from execution.data.exchange_calendar import BARS_PER_SESSION
-from execution.sim.market import MarketData, decision_minutes, side_sign
+from execution.sim.episode import decision_minutes, side_sign
+from execution.sim.market import MarketData
 
 FILL_MODELS: tuple[str, ...] = ("seed", "impact")
 ALMGREN_2005_ETA = 0.142  # temporary-impact coefficient of Almgren et al. (2005), daily units

@@ -6,12 +6,7 @@ Loaded once per backtest or training run; episodes and baselines then only index
 Layout: every per-minute array is ``[n_days, 375]``, column ``j`` being the regular-session
 bar that starts at 09:15 + j minutes (exchange time).
 
-Episode geometry (SPEC section 3): decision ``k = 0..N-1`` happens at minute
-``j_k = s + k * tau`` where ``s`` is the start (09:30 -> 15); the child order of decision ``k``
-fills at the close of bar ``j_k`` (the bar that *starts* at the decision time, so its close is
-one minute later) and the state of decision ``k`` uses bars ``< j_k`` only. The forced market
-order after the last interval fills at the close of bar ``s + T`` (``t_N``). The arrival price is
-the close of bar ``s - 1`` (the last close known when the order arrives).
+Episode geometry (decision minutes, the fill bar, the arrival price) is :mod:`execution.sim.episode`.
 
 Trailing statistics (no look-ahead): for day ``d`` they use the ``lookback_days`` previous days
 of the frame only. The first day of the frame, which has no previous day, falls back to its own
@@ -38,11 +33,12 @@ import numpy as np
 import pandas as pd
 
 from execution.config import OrderParams
-from execution.data.exchange_calendar import BARS_PER_SESSION, EXCHANGE_TZ_NAME, SESSION_OPEN, previous_trading_day
+from execution.data.exchange_calendar import BARS_PER_SESSION, EXCHANGE_TZ_NAME, previous_trading_day
+from execution.data.store import load_published
 from execution.data.ticks import tick_size
+from execution.sim.episode import SESSION_OPEN_MINUTE, episode_span, start_minute
 
 DEFAULT_LOOKBACK_DAYS = 20
-SESSION_OPEN_MINUTE = SESSION_OPEN.hour * 60 + SESSION_OPEN.minute
 
 
 @dataclass(frozen=True, eq=False)
@@ -82,37 +78,6 @@ class MarketData:
             value = getattr(self, name)
             values[name] = value[index] if isinstance(value, np.ndarray) else value
         return MarketData(**values)
-
-
-# ---------------------------------------------------------------- episode geometry
-
-
-def start_minute(order: OrderParams) -> int:
-    """Session minute index ``s`` of the first decision (09:30 -> 15)."""
-    hours, minutes = (int(part) for part in order.start_time.split(":"))
-    index = hours * 60 + minutes - SESSION_OPEN_MINUTE
-    if index < 1:
-        raise ValueError(f"start {order.start_time} leaves no bar before it for the arrival price")
-    if index + order.horizon_min >= BARS_PER_SESSION:
-        raise ValueError(f"start {order.start_time} + {order.horizon_min} min runs past the last bar of the session")
-    return index
-
-
-def decision_minutes(order: OrderParams) -> np.ndarray:
-    """Minute index of each fill slot: the N decisions ``s + k*tau``, then the forced order at ``s + T``."""
-    s = start_minute(order)
-    return s + order.interval_min * np.arange(order.intervals + 1)
-
-
-def episode_span(order: OrderParams) -> tuple[int, int]:
-    """First and last session minute an episode reads (state history .. forced order), inclusive."""
-    s = start_minute(order)
-    return max(0, s - max(order.n_history, 1)), s + order.horizon_min
-
-
-def side_sign(order: OrderParams) -> int:
-    """+1 for a buy (a higher price is a cost), -1 for a sell."""
-    return 1 if order.side == "buy" else -1
 
 
 # ---------------------------------------------------------------- building from bars
@@ -294,8 +259,6 @@ def load(
     lookback_days: int = DEFAULT_LOOKBACK_DAYS,
 ) -> MarketData:
     """Published bars of ``symbol`` for ``start..end`` (plus ``lookback_days`` trading days of history)."""
-    from execution.data.store import load_published  # the store owns the SQL
-
     history_start = lookback_start(start, lookback_days) if lookback_days else start
     frame = load_published(conn, symbol, history_start, end)
     if frame.empty:
@@ -310,11 +273,7 @@ __all__ = [
     "DEFAULT_LOOKBACK_DAYS",
     "MarketData",
     "corwin_schultz_spread",
-    "decision_minutes",
-    "episode_span",
     "from_bars",
     "load",
     "lookback_start",
-    "side_sign",
-    "start_minute",
 ]

@@ -33,8 +33,9 @@ import numpy as np
 import pandas as pd
 
 from execution.config import OrderParams
+from execution.sim.episode import side_sign, start_minute
 from execution.sim.fills import Execution, participation_volume
-from execution.sim.market import MarketData, side_sign, start_minute
+from execution.sim.market import MarketData
 from execution.sim.rewards import BPS, DEFAULT_RISK_AVERSION_PER_BPS, episode_acr, episode_vr
 
 DEFAULT_BOOTSTRAP = 2000

@@ -38,8 +38,9 @@ from __future__ import annotations
 import numpy as np
 
 from execution.config import OrderParams
+from execution.sim.episode import side_sign, start_minute
 from execution.sim.fills import Execution
-from execution.sim.market import MarketData, side_sign, start_minute
+from execution.sim.market import MarketData
 
 REWARDS: tuple[str, ...] = ("vr", "acr")
 BPS = 1e4

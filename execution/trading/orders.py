@@ -21,7 +21,7 @@ from typing import Any
 
 from execution.config import OrderParams, Settings
 from execution.data.exchange_calendar import why_not_trading
-from execution.sim.market import start_minute
+from execution.sim.episode import start_minute
 from execution.sim.strategies import resolve_strategy
 
 CONFIG_AUTHOR = "config"

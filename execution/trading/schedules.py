@@ -46,9 +46,12 @@ from execution.data.exchange_calendar import (
     previous_trading_day,
     session_minutes,
 )
+from execution.data.store import load_published
+from execution.db import connection
 from execution.models.champion import CHAMPION_NAME, PolicyCache, PolicyChoice, model_policy, raise_if_failed
+from execution.sim.episode import SESSION_OPEN_MINUTE
 from execution.sim.fills import IMPACT_ETA, executed_lots
-from execution.sim.market import DEFAULT_LOOKBACK_DAYS, SESSION_OPEN_MINUTE, MarketData, from_bars, lookback_start
+from execution.sim.market import DEFAULT_LOOKBACK_DAYS, MarketData, from_bars, lookback_start
 from execution.sim.policy import Policy, policy_schedule
 from execution.sim.rewards import DEFAULT_RISK_AVERSION_PER_BPS
 from execution.sim.strategies import resolve_strategy
@@ -84,8 +87,6 @@ def nominal_path(
     conn: Any, symbol: str, day: date, order: OrderParams, lookback_days: int = DEFAULT_LOOKBACK_DAYS
 ) -> NominalPath:
     """Day ``day`` of ``symbol`` as a flat path at the last published close with the trailing volume profile."""
-    from execution.data.store import load_published
-
     history_start = lookback_start(day, lookback_days)
     history = load_published(conn, symbol, history_start, previous_trading_day(day))
     if history.empty:
@@ -359,8 +360,6 @@ def write_schedules(
     With ``strict`` (default), once everything is written, :class:`ChampionUnavailable` is
     raised if a registered champion could not be loaded (its orders were planned with twap_seed).
     """
-    from execution.db import connection
-
     with connection(settings) as conn:
         plans, policies = plan_day(conn, settings, day, lookback_days)
         folder = schedules_dir(settings, day)

@@ -7,6 +7,8 @@ from pathlib import Path
 from execution.config import Settings
 from execution.data.sources.base import BarSource
 
+__all__ = ["SOURCE_NAMES", "BarSource", "make_source"]
+
 SOURCE_NAMES = ("synthetic", "landing", "kite", "yfinance")
 
 
