@@ -18,7 +18,8 @@
 from __future__ import annotations
 
 from datetime import date
-from typing import Any
+from pathlib import Path
+from typing import Any, NamedTuple
 
 import numpy as np
 
@@ -37,8 +38,8 @@ from execution.models.artifacts import (
 )
 from execution.models.champion import resolve_champion
 from execution.models.promotion import PromotionRule, evaluate, load_rule
-from execution.models.windows import validation_window
-from execution.sim.market import load
+from execution.models.windows import ValidationWindow, validation_window
+from execution.sim.market import MarketData, load
 
 
 def fine_tune_base(conn: Any, settings: Settings, symbol: str, agent: str) -> tuple[registry.ModelRecord | None, str]:
@@ -76,6 +77,74 @@ def _training_summary(run: TrainingRun) -> dict[str, Any]:
     }
 
 
+class _SavedModel(NamedTuple):
+    """Where a trained model was saved."""
+
+    artifact: Path  # the model artifact (.zip)
+    curve: Path  # the learning curve CSV beside it
+    sha256: str  # of the artifact
+
+
+def _training_inputs(
+    settings: Settings, symbol: str, agent: str, train_start: date, train_end: date, fine_tune: bool
+) -> tuple[MarketData, registry.ModelRecord | None, str, int]:
+    """The training window's market data, the fine-tune base (None: from scratch) and why, and a reserved model id."""
+    with connection(settings) as conn:
+        market = load(conn, symbol, train_start, train_end, settings.order)
+        base, base_note = fine_tune_base(conn, settings, symbol, agent) if fine_tune else (None, "trained from scratch")
+        model_id = registry.reserve_model_id(conn)
+    return market, base, base_note, model_id
+
+
+def _save_outputs(settings: Settings, symbol: str, agent: str, model_id: int, run: TrainingRun) -> _SavedModel:
+    """Save the trained model's artifact and, beside it, its learning curve (per-episode rewards and steps)."""
+    artifact, curve = artifact_paths(settings, symbol, agent, model_id)
+    sha256 = save_artifact(run.model, artifact)
+    write_learning_curve(curve, run.episode_rewards, run.episode_steps)
+    return _SavedModel(artifact, curve, sha256)
+
+
+def _register_candidate(
+    conn: Any,
+    settings: Settings,
+    summary: dict[str, Any],
+    run: TrainingRun,
+    saved: _SavedModel,
+    train_start: date,
+    train_end: date,
+    *,
+    reward: str,
+    fill: str,
+) -> None:
+    """Register the model ``summary`` describes (``candidate``) with its per-episode rewards and steps.
+
+    The model id, agent, symbol and parent come from ``summary``; the rows go to ``models`` and ``training_episodes``.
+    """
+    model_id = summary["model_id"]
+    registry.register(
+        conn,
+        model_id=model_id,
+        agent=summary["agent"],
+        symbol=summary["symbol"],
+        train_start=train_start,
+        train_end=train_end,
+        train_days=run.train_days,
+        episodes=run.episodes,
+        timesteps=run.timesteps,
+        seed=run.seed,
+        reward=reward,
+        fill=fill,
+        hyperparameters=run.hyperparameters,
+        order=settings.order,
+        artifact_path=relative_artifact_path(settings, saved.artifact),
+        sha256=saved.sha256,
+        curve_path=relative_artifact_path(settings, saved.curve),
+        wall_s=run.wall_s,
+        parent_model_id=summary["parent_model_id"],
+    )
+    registry.record_episodes(conn, model_id, run.episode_rewards, run.episode_steps)
+
+
 def retrain(
     settings: Settings,
     symbol: str,
@@ -93,18 +162,13 @@ def retrain(
     overrides: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
     """Train ``agent`` on ``symbol`` over ``train_start..train_end``, register, evaluate, promote; a JSON summary."""
-    order = settings.order
     rule = rule or load_rule(settings)
-    with connection(settings) as conn:
-        market = load(conn, symbol, train_start, train_end, order)
-        base, base_note = fine_tune_base(conn, settings, symbol, agent) if fine_tune else (None, "trained from scratch")
-        model_id = registry.reserve_model_id(conn)
+    market, base, base_note, model_id = _training_inputs(settings, symbol, agent, train_start, train_end, fine_tune)
     base_path = None if base is None else artifact_file(settings, base.artifact_path)
-
     run = train_agent(
         agent,
         market,
-        order,
+        settings.order,
         episodes=episodes,
         reward=reward,
         fill=fill,
@@ -113,9 +177,7 @@ def retrain(
         progress=progress,
         overrides=overrides,
     )
-    artifact, curve = artifact_paths(settings, symbol, agent, model_id)
-    sha256 = save_artifact(run.model, artifact)
-    write_learning_curve(curve, run.episode_rewards, run.episode_steps)
+    saved = _save_outputs(settings, symbol, agent, model_id, run)
 
     summary: dict[str, Any] = {
         "model_id": model_id,
@@ -124,38 +186,30 @@ def retrain(
         "train_start": train_start.isoformat(),
         "train_end": train_end.isoformat(),
         **_training_summary(run),
-        "artifact": str(artifact),
-        "sha256": sha256,
-        "learning_curve_csv": str(curve),
+        "artifact": str(saved.artifact),
+        "sha256": saved.sha256,
+        "learning_curve_csv": str(saved.curve),
         "parent_model_id": None if base is None else base.model_id,
         "fine_tune": base_note if fine_tune else None,
     }
     with connection(settings) as conn:
-        registry.register(
-            conn,
-            model_id=model_id,
-            agent=agent,
-            symbol=symbol,
-            train_start=train_start,
-            train_end=train_end,
-            train_days=run.train_days,
-            episodes=run.episodes,
-            timesteps=run.timesteps,
-            seed=run.seed,
-            reward=reward,
-            fill=fill,
-            hyperparameters=run.hyperparameters,
-            order=order,
-            artifact_path=relative_artifact_path(settings, artifact),
-            sha256=sha256,
-            curve_path=relative_artifact_path(settings, curve),
-            wall_s=run.wall_s,
-            parent_model_id=summary["parent_model_id"],
-        )
-        registry.record_episodes(conn, model_id, run.episode_rewards, run.episode_steps)
+        _register_candidate(conn, settings, summary, run, saved, train_start, train_end, reward=reward, fill=fill)
         conn.commit()
         summary.update(_validate_and_promote(conn, settings, model_id, run, rule, train_start, train_end))
     return summary
+
+
+def _validation_market(
+    conn: Any, settings: Settings, symbol: str, train_start: date, train_end: date
+) -> tuple[ValidationWindow | None, MarketData | None, str | None]:
+    """The validation window of the model and its market data; without them, why validation is skipped."""
+    window = validation_window(conn, settings, symbol, train_start, train_end)
+    if window is None:
+        return None, None, f"no published bars to validate {symbol} on (configured window nor after {train_end})"
+    try:
+        return window, load(conn, symbol, window.start, window.end, settings.order), None
+    except ValueError as exc:
+        return window, None, f"validation window {window.start}..{window.end} unusable: {exc}"
 
 
 def _validate_and_promote(
@@ -169,15 +223,7 @@ def _validate_and_promote(
 ) -> dict[str, Any]:
     """Evaluate the registered ``model_id`` and apply the rule (in ``conn``'s transaction, under the symbol lock)."""
     symbol, order = registry.get(conn, model_id).symbol, settings.order
-    window = validation_window(conn, settings, symbol, train_start, train_end)
-    market = None
-    if window is not None:
-        try:
-            market = load(conn, symbol, window.start, window.end, order)
-        except ValueError as exc:
-            skip_reason = f"validation window {window.start}..{window.end} unusable: {exc}"
-    else:
-        skip_reason = f"no published bars to validate {symbol} on (configured window nor after {train_end})"
+    window, market, skip_reason = _validation_market(conn, settings, symbol, train_start, train_end)
     if market is None:
         registry.set_validation(conn, model_id, None, None, {"skipped": skip_reason})
         registry.record_event(conn, symbol, "kept_candidate", skip_reason, model_id)

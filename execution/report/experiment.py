@@ -158,6 +158,149 @@ def summary_table(summary: pd.DataFrame, order_of: list[str]) -> list[dict[str, 
     return rows
 
 
+def _model_row(symbol: str, agent: str, entry: dict[str, Any], loaded: bool, curve: pd.DataFrame) -> dict[str, Any]:
+    """The row of the models table for the model ``entry`` of (``symbol``, ``agent``) and its learning ``curve``."""
+    record = entry["record"]
+    return {
+        "symbol": symbol,
+        "agent": agent,
+        "model_id": record.model_id,
+        "status": record.status,
+        "train_start": record.train_start,
+        "train_end": record.train_end,
+        "train_days": record.train_days,
+        "episodes": record.episodes,
+        "timesteps": record.timesteps,
+        "reward": record.reward,
+        "fill": record.fill,
+        "seed": record.seed,
+        "wall_s": record.wall_s,
+        "code_version": record.code_version,
+        "sha256": record.sha256,
+        "in_sample": entry["in_sample"],
+        "loaded": loaded,
+        "curve_episodes": len(curve),
+        "final_reward_mean": float(curve["reward"].tail(100).mean()) if len(curve) else None,
+        "final_steps_mean": float(curve["steps"].tail(100).mean()) if len(curve) else None,
+    }
+
+
+def _models_and_curves(
+    conn: Any, settings: Settings, chosen: dict, policies: dict
+) -> tuple[list[dict[str, Any]], dict[str, dict[str, pd.DataFrame]]]:
+    """The models table (one row per chosen model) and the learning curves by symbol, then agent."""
+    models = []
+    curves: dict[str, dict[str, pd.DataFrame]] = {}
+    for (symbol, agent), entry in chosen.items():
+        curve = learning_curve(conn, settings, entry["record"])
+        curves.setdefault(symbol, {})[agent] = curve
+        models.append(_model_row(symbol, agent, entry, (symbol, agent) in policies, curve))
+    return models, curves
+
+
+def _curve_figures(symbol: str, symbol_curves: dict[str, pd.DataFrame], order: OrderParams) -> dict[str, Any]:
+    """The seed's learning-curve figures of one symbol: reward and steps per episode of each agent (if any)."""
+    if not symbol_curves:
+        return {}
+    return {
+        "reward": inline_svg(
+            charts.learning_curves(
+                {a: c["reward"].to_numpy() for a, c in symbol_curves.items()},
+                f"{symbol}: average reward per episode",
+                "Episode reward (vanilla reward units)",
+                CURVE_WINDOW,
+            )
+        ),
+        "steps": inline_svg(
+            charts.learning_curves(
+                {a: c["steps"].to_numpy() for a, c in symbol_curves.items()},
+                f"{symbol}: steps taken per episode",
+                f"Steps per episode (of {order.intervals})",
+                CURVE_WINDOW,
+            )
+        ),
+    }
+
+
+def _replay_test_day(
+    conn: Any, symbol: str, test_day: date, order: OrderParams, policies: dict
+) -> tuple[dict[str, Any], dict[str, Any]]:
+    """The agents and baselines of ``symbol`` replayed on ``test_day`` (or ``{"error": ...}``) and their charts.
+
+    The charts draw the agents and ``twap_seed`` only.
+    """
+    named = [
+        *[(agent, policy_strategy(p)) for (sym, agent), p in policies.items() if sym == symbol],
+        ("twap_seed", BASELINES["twap_seed"]),
+        *[(n, BASELINES[n]) for n in BASELINES if n != "twap_seed"],
+    ]
+    try:
+        replayed = replay_strategies(conn, symbol, test_day, order, named)
+    except ValueError as exc:
+        return {"error": str(exc)}, {}
+    drawn = [name for name, _ in named if name in AGENTS or name == "twap_seed"]
+    return replayed, replay_charts(replayed, order, symbol, {}, only=drawn)
+
+
+def _state_action_map(
+    symbol: str, policy: Any, model_id: Any, order: OrderParams
+) -> tuple[dict[str, Any], dict[str, Any]]:
+    """The DQN-SL state-action map of ``symbol`` (lots by inventory left x time left) and its two figures."""
+    table = decision_table(policy, order)
+    entry = {
+        "model_id": model_id,
+        "inventory_left_lots": list(table.index),
+        "time_left_min": list(table.columns),
+        "lots": table.to_numpy(),
+    }
+    figs = {
+        "state_action_heat": heat_table(table.to_numpy(), list(table.index), list(table.columns)),
+        "state_action": inline_svg(
+            charts.decision_heatmap(
+                table.to_numpy(),
+                list(table.index),
+                list(table.columns),
+                f"{symbol}: DQN-SL state–action map (lots sent by inventory left × time left)",
+            )
+        ),
+    }
+    return entry, figs
+
+
+def _per_symbol_figures(
+    conn: Any,
+    symbols: list[str],
+    test_day: date,
+    order: OrderParams,
+    chosen: dict,
+    policies: dict,
+    curves: dict[str, dict[str, pd.DataFrame]],
+) -> tuple[dict[str, dict[str, Any]], dict[str, Any], dict[str, Any]]:
+    """Per symbol: the seed's figures, the test-day replay and the DQN-SL state-action map (when that model loaded)."""
+    figures: dict[str, dict[str, Any]] = {}
+    test_days: dict[str, Any] = {}
+    state_action: dict[str, Any] = {}
+    for symbol in symbols:
+        figs = _curve_figures(symbol, curves.get(symbol, {}), order)
+        test_days[symbol], replay_figs = _replay_test_day(conn, symbol, test_day, order, policies)
+        figs.update(replay_figs)
+        policy = policies.get((symbol, STATE_ACTION_AGENT))
+        if policy is not None:
+            model_id = chosen[(symbol, STATE_ACTION_AGENT)]["record"].model_id
+            state_action[symbol], map_figs = _state_action_map(symbol, policy, model_id, order)
+            figs.update(map_figs)
+        figures[symbol] = figs
+    return figures, test_days, state_action
+
+
+def _test_day_metrics(test_days: dict[str, Any]) -> dict[str, Any]:
+    """Per symbol, the run id and metrics of the test-day replay, or its error."""
+    return {
+        symbol: ({"error": r["error"]} if "error" in r else {"run_id": r["run_id"], "metrics": r["metrics"]})
+        for symbol, r in test_days.items()
+    }
+
+
 def build_experiment(conn: Any, settings: Settings, symbols: list[str], test_day: date) -> dict[str, Any]:
     """Every number and chart of the experiment report."""
     order = settings.order
@@ -165,95 +308,11 @@ def build_experiment(conn: Any, settings: Settings, symbols: list[str], test_day
     chosen, missing = pick_models(conn, settings, symbols)
     policies, problems = _load_policies(settings, chosen, order)
     agents = [a for a in AGENTS if any(key[1] == a for key in policies)]
-
-    models = []
-    curves: dict[str, dict[str, pd.DataFrame]] = {}
-    for (symbol, agent), entry in chosen.items():
-        record = entry["record"]
-        curve = learning_curve(conn, settings, record)
-        curves.setdefault(symbol, {})[agent] = curve
-        models.append(
-            {
-                "symbol": symbol,
-                "agent": agent,
-                "model_id": record.model_id,
-                "status": record.status,
-                "train_start": record.train_start,
-                "train_end": record.train_end,
-                "train_days": record.train_days,
-                "episodes": record.episodes,
-                "timesteps": record.timesteps,
-                "reward": record.reward,
-                "fill": record.fill,
-                "seed": record.seed,
-                "wall_s": record.wall_s,
-                "code_version": record.code_version,
-                "sha256": record.sha256,
-                "in_sample": entry["in_sample"],
-                "loaded": (symbol, agent) in policies,
-                "curve_episodes": len(curve),
-                "final_reward_mean": float(curve["reward"].tail(100).mean()) if len(curve) else None,
-                "final_steps_mean": float(curve["steps"].tail(100).mean()) if len(curve) else None,
-            }
-        )
+    models, curves = _models_and_curves(conn, settings, chosen, policies)
 
     period = whole_period(conn, symbols, windows.test_start, windows.test_end, order, policies)
     strategy_order = [*agents, *BASELINES]
-    figures: dict[str, dict[str, Any]] = {}
-    test_days: dict[str, Any] = {}
-    state_action: dict[str, Any] = {}
-    for symbol in symbols:
-        figs: dict[str, Any] = {}
-        symbol_curves = curves.get(symbol, {})
-        if symbol_curves:
-            figs["reward"] = inline_svg(
-                charts.learning_curves(
-                    {a: c["reward"].to_numpy() for a, c in symbol_curves.items()},
-                    f"{symbol}: average reward per episode",
-                    "Episode reward (vanilla reward units)",
-                    CURVE_WINDOW,
-                )
-            )
-            figs["steps"] = inline_svg(
-                charts.learning_curves(
-                    {a: c["steps"].to_numpy() for a, c in symbol_curves.items()},
-                    f"{symbol}: steps taken per episode",
-                    f"Steps per episode (of {order.intervals})",
-                    CURVE_WINDOW,
-                )
-            )
-        named = [
-            *[(agent, policy_strategy(p)) for (sym, agent), p in policies.items() if sym == symbol],
-            ("twap_seed", BASELINES["twap_seed"]),
-            *[(n, BASELINES[n]) for n in BASELINES if n != "twap_seed"],
-        ]
-        try:
-            replayed = replay_strategies(conn, symbol, test_day, order, named)
-        except ValueError as exc:
-            test_days[symbol] = {"error": str(exc)}
-        else:
-            test_days[symbol] = replayed
-            drawn = [name for name, _ in named if name in AGENTS or name == "twap_seed"]
-            figs.update(replay_charts(replayed, order, symbol, {}, only=drawn))
-        policy = policies.get((symbol, STATE_ACTION_AGENT))
-        if policy is not None:
-            table = decision_table(policy, order)
-            state_action[symbol] = {
-                "model_id": chosen[(symbol, STATE_ACTION_AGENT)]["record"].model_id,
-                "inventory_left_lots": list(table.index),
-                "time_left_min": list(table.columns),
-                "lots": table.to_numpy(),
-            }
-            figs["state_action_heat"] = heat_table(table.to_numpy(), list(table.index), list(table.columns))
-            figs["state_action"] = inline_svg(
-                charts.decision_heatmap(
-                    table.to_numpy(),
-                    list(table.index),
-                    list(table.columns),
-                    f"{symbol}: DQN-SL state–action map (lots sent by inventory left × time left)",
-                )
-            )
-        figures[symbol] = figs
+    figures, test_days, state_action = _per_symbol_figures(conn, symbols, test_day, order, chosen, policies, curves)
 
     data = {
         "kind": "experiment",
@@ -276,10 +335,7 @@ def build_experiment(conn: Any, settings: Settings, symbols: list[str], test_day
         "load_problems": problems,
         "coverage": period["coverage"],
         "summary": period["summary"],
-        "test_day_metrics": {
-            symbol: ({"error": r["error"]} if "error" in r else {"run_id": r["run_id"], "metrics": r["metrics"]})
-            for symbol, r in test_days.items()
-        },
+        "test_day_metrics": _test_day_metrics(test_days),
         "state_action": state_action,
     }
     return {

@@ -27,7 +27,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import date
-from typing import Any
+from typing import Any, NamedTuple
 
 import numpy as np
 import pandas as pd
@@ -145,6 +145,120 @@ def corwin_schultz_spread(high: np.ndarray, low: np.ndarray, close: np.ndarray) 
     return np.maximum(spread, 0.0)
 
 
+class _Sums(NamedTuple):
+    """Sums and counts the statistics of a day are estimated from (present minutes only), one value per day."""
+
+    vol_sum: np.ndarray  # volume of the present minutes, shares
+    vol_cnt: np.ndarray  # number of present minutes
+    ret_sq_sum: np.ndarray  # squared 1-minute log returns of the pairs of consecutive present minutes
+    ret_cnt: np.ndarray  # number of such pairs
+    cs_sum: np.ndarray  # Corwin-Schultz spread estimates of those pairs
+
+
+def _pair_statistics(
+    present: np.ndarray, close: np.ndarray, high: np.ndarray, low: np.ndarray
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Per pair of consecutive minutes ``[n_days, 374]``: both present, the log return, the Corwin-Schultz spread."""
+    both = present[:, 1:] & present[:, :-1]
+    log_ret = np.log(close[:, 1:] / close[:, :-1])
+    cs = corwin_schultz_spread(high, low, close)
+    return both, log_ret, cs
+
+
+def _sums(present: np.ndarray, volume: np.ndarray, pairs: np.ndarray, log_ret: np.ndarray, cs: np.ndarray) -> _Sums:
+    """Per-day sums over the minutes (``present``, ``volume``) and pairs (``pairs``, ``log_ret``, ``cs``) given."""
+    return _Sums(
+        vol_sum=np.where(present, volume, 0.0).sum(axis=1),
+        vol_cnt=present.sum(axis=1).astype(float),
+        ret_sq_sum=np.where(pairs, log_ret**2, 0.0).sum(axis=1),
+        ret_cnt=pairs.sum(axis=1).astype(float),
+        cs_sum=np.where(pairs, cs, 0.0).sum(axis=1),
+    )
+
+
+def _trailing_sums(day: _Sums, lookback: int) -> _Sums:
+    """The per-day sums accumulated over the ``lookback`` previous days of each day (the day itself excluded)."""
+    vol_sum, vol_cnt = _trailing_mean(day.vol_sum, day.vol_cnt, lookback)
+    ret_sq_sum, ret_cnt = _trailing_mean(day.ret_sq_sum, day.ret_cnt, lookback)
+    cs_sum, _ = _trailing_mean(day.cs_sum, day.ret_cnt, lookback)
+    return _Sums(vol_sum=vol_sum, vol_cnt=vol_cnt, ret_sq_sum=ret_sq_sum, ret_cnt=ret_cnt, cs_sum=cs_sum)
+
+
+def _with_own_history(trailing: _Sums, own: _Sums) -> _Sums:
+    """Trailing sums, with a day's ``own`` sums (its bars before the first decision) where it has no history.
+
+    Volume falls back when no previous minute is present; returns and spread when no previous pair is.
+    """
+    no_history = trailing.vol_cnt == 0
+    no_pairs = trailing.ret_cnt == 0
+    return _Sums(
+        vol_sum=np.where(no_history, own.vol_sum, trailing.vol_sum),
+        vol_cnt=np.where(no_history, own.vol_cnt, trailing.vol_cnt),
+        ret_sq_sum=np.where(no_pairs, own.ret_sq_sum, trailing.ret_sq_sum),
+        ret_cnt=np.where(no_pairs, own.ret_cnt, trailing.ret_cnt),
+        cs_sum=np.where(no_pairs, own.cs_sum, trailing.cs_sum),
+    )
+
+
+def _estimates(sums: _Sums) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Mean 1-minute volume (>= 1), std of 1-minute log returns and mean Corwin-Schultz spread (NaN without data)."""
+    with np.errstate(invalid="ignore", divide="ignore"):
+        avg_volume = np.maximum(sums.vol_sum / sums.vol_cnt, 1.0)
+        sigma = np.sqrt(sums.ret_sq_sum / sums.ret_cnt)
+        spread = sums.cs_sum / sums.ret_cnt
+    return avg_volume, sigma, spread
+
+
+def _trailing_profile(present: np.ndarray, volume: np.ndarray, lookback: int) -> np.ndarray:
+    """Trailing mean volume of each minute of the session over present minutes; flat (ones) without history."""
+    tp_s, tp_c = _trailing_mean(np.where(present, volume, 0.0), present.astype(float), lookback)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        profile = np.where(tp_c > 0, tp_s / np.maximum(tp_c, 1.0), 0.0)
+    profile[profile.sum(axis=1) <= 0] = 1.0  # no history: flat profile
+    return profile
+
+
+def _half_spread(days: np.ndarray, open_price: np.ndarray, spread: np.ndarray) -> np.ndarray:
+    """Half the estimated spread (fraction), at least half a tick of the day's open."""
+    # half a tick is the least half-spread; the day's open stands in for the regime's reference
+    # price (exact before 2025; the banded regime of 2025 judges the previous month-end close)
+    tick_frac = np.array([tick_size(d.astype(object), float(p)) for d, p in zip(days, open_price, strict=True)])
+    tick_frac = tick_frac / open_price
+    return np.maximum(spread / 2.0, tick_frac / 2.0)
+
+
+def _episode_days(
+    days: np.ndarray,
+    present: np.ndarray,
+    order: OrderParams,
+    first_day: date | None,
+    no_history: np.ndarray,
+) -> tuple[np.ndarray, list[tuple[date, str]]]:
+    """Which days are episodes, and the dropped ones with the reason.
+
+    Days before ``first_day`` are left out silently; a day is dropped for a missing minute inside
+    its episode span, else when ``no_history`` (no trailing history nor bars before the first decision).
+    """
+    span_lo, span_hi = episode_span(order)
+    dropped: list[tuple[date, str]] = []
+    keep = np.ones(days.shape[0], dtype=bool)
+    holes_in_span = (~present[:, span_lo : span_hi + 1]).sum(axis=1)
+    for i, d in enumerate(days):
+        day = d.astype(object)
+        reason = None
+        if first_day is not None and day < first_day:
+            keep[i] = False
+            continue
+        if holes_in_span[i]:
+            reason = f"{holes_in_span[i]} missing minute(s) between bars {span_lo} and {span_hi} of the episode"
+        elif no_history[i]:
+            reason = "no trailing history and no bars before the first decision"
+        if reason:
+            keep[i] = False
+            dropped.append((day, reason))
+    return keep, dropped
+
+
 def from_bars(
     frame: pd.DataFrame,
     order: OrderParams,
@@ -164,66 +278,21 @@ def from_bars(
     days, grid = _session_grid(frame)
     present = _fill_holes(grid)
     s = start_minute(order)
-    span_lo, span_hi = episode_span(order)
     close, high, low, volume = grid["close"], grid["high"], grid["low"], grid["volume"]
 
-    # per-day sums, then trailing over previous days (present minutes only)
-    vol_sum = np.where(present, volume, 0.0).sum(axis=1)
-    vol_cnt = present.sum(axis=1).astype(float)
-    both = present[:, 1:] & present[:, :-1]
-    log_ret = np.log(close[:, 1:] / close[:, :-1])
-    ret_sq_sum = np.where(both, log_ret**2, 0.0).sum(axis=1)
-    ret_cnt = both.sum(axis=1).astype(float)
-    cs = corwin_schultz_spread(high, low, close)
-    cs_sum = np.where(both, cs, 0.0).sum(axis=1)
-    prof_sum = np.where(present, volume, 0.0)
-    prof_cnt = present.astype(float)
-
-    tv_s, tv_c = _trailing_mean(vol_sum, vol_cnt, lookback_days)
-    tr_s, tr_c = _trailing_mean(ret_sq_sum, ret_cnt, lookback_days)
-    tcs_s, _ = _trailing_mean(cs_sum, ret_cnt, lookback_days)
-    tp_s, tp_c = _trailing_mean(prof_sum, prof_cnt, lookback_days)
-
-    # fallback for days without history: their own bars before the first decision
-    pre = present[:, :s]
-    pre_pairs = both[:, : s - 1]
-    own_vol = (np.where(pre, volume[:, :s], 0.0).sum(axis=1), pre.sum(axis=1).astype(float))
-    own_ret = (np.where(pre_pairs, log_ret[:, : s - 1] ** 2, 0.0).sum(axis=1), pre_pairs.sum(axis=1).astype(float))
-    own_cs = np.where(pre_pairs, cs[:, : s - 1], 0.0).sum(axis=1)
-    no_history = tv_c == 0
-    vs, vc = np.where(no_history, own_vol[0], tv_s), np.where(no_history, own_vol[1], tv_c)
-    rs, rc = np.where(tr_c == 0, own_ret[0], tr_s), np.where(tr_c == 0, own_ret[1], tr_c)
-    css = np.where(tr_c == 0, own_cs, tcs_s)
-    with np.errstate(invalid="ignore", divide="ignore"):
-        avg_volume = np.maximum(vs / vc, 1.0)
-        sigma = np.sqrt(rs / rc)
-        spread = css / rc
-        profile = np.where(tp_c > 0, tp_s / np.maximum(tp_c, 1.0), 0.0)
-    profile[profile.sum(axis=1) <= 0] = 1.0  # no history: flat profile
+    # per-day sums, trailing over previous days (present minutes only); without history, the
+    # day's own bars before the first decision
+    both, log_ret, cs = _pair_statistics(present, close, high, low)
+    trailing = _trailing_sums(_sums(present, volume, both, log_ret, cs), lookback_days)
+    own = _sums(present[:, :s], volume[:, :s], both[:, : s - 1], log_ret[:, : s - 1], cs[:, : s - 1])
+    sums = _with_own_history(trailing, own)
+    avg_volume, sigma, spread = _estimates(sums)
+    profile = _trailing_profile(present, volume, lookback_days)
 
     open_price = grid["open"][:, 0]
-    # half a tick is the least half-spread; the day's open stands in for the regime's reference
-    # price (exact before 2025; the banded regime of 2025 judges the previous month-end close)
-    tick_frac = np.array([tick_size(d.astype(object), float(p)) for d, p in zip(days, open_price, strict=True)])
-    tick_frac = tick_frac / open_price
-    half_spread = np.maximum(spread / 2.0, tick_frac / 2.0)
-
-    dropped: list[tuple[date, str]] = []
-    keep = np.ones(days.shape[0], dtype=bool)
-    holes_in_span = (~present[:, span_lo : span_hi + 1]).sum(axis=1)
-    for i, d in enumerate(days):
-        day = d.astype(object)
-        reason = None
-        if first_day is not None and day < first_day:
-            keep[i] = False
-            continue
-        if holes_in_span[i]:
-            reason = f"{holes_in_span[i]} missing minute(s) between bars {span_lo} and {span_hi} of the episode"
-        elif vc[i] == 0 or rc[i] == 0 or not np.isfinite(sigma[i]):
-            reason = "no trailing history and no bars before the first decision"
-        if reason:
-            keep[i] = False
-            dropped.append((day, reason))
+    half_spread = _half_spread(days, open_price, spread)
+    no_history = (sums.vol_cnt == 0) | (sums.ret_cnt == 0) | ~np.isfinite(sigma)
+    keep, dropped = _episode_days(days, present, order, first_day, no_history)
 
     return MarketData(
         symbol=str(symbols[0]),

@@ -12,6 +12,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import date, timedelta
 from functools import lru_cache
+from typing import NamedTuple
 
 import numpy as np
 import pandas as pd
@@ -273,6 +274,102 @@ def _close_moves(close: np.ndarray, codes: np.ndarray, regular: np.ndarray) -> n
     return close_move_pct
 
 
+class _SortedRows(NamedTuple):
+    """The rows of stage "rows", sorted by (day code, ts), and what is derived from each of them."""
+
+    order: np.ndarray  # input position of each sorted row
+    codes: np.ndarray  # day code (ascending)
+    minute: np.ndarray  # minute of the day
+    seconds_past_minute: np.ndarray  # NaN without ts
+    part: np.ndarray  # index into SESSION_PARTS (-1 without ts)
+    regular: np.ndarray  # a regular-session bar starting on the minute
+    prices: dict[str, np.ndarray]  # PRICE_COLUMNS coerced to float
+    volume: np.ndarray  # coerced to float
+
+
+def _require_key_columns(bars: pd.DataFrame) -> None:
+    """Raise ``ValueError`` when ``symbol`` or ``ts`` is missing (rows cannot be attributed to days)."""
+    for column in ("symbol", "ts"):
+        if column not in bars.columns:
+            raise ValueError(f"bars have no {column!r} column: cannot tell which (symbol, day) a row belongs to")
+
+
+def _sorted_rows(bars: pd.DataFrame, codes: np.ndarray, local_ns: np.ndarray, ts_null: np.ndarray) -> _SortedRows:
+    """The rows sorted by (day code, ts), with their clock, session part and numbers coerced."""
+    n_rows = len(bars)
+    order = np.lexsort((local_ns, codes))
+    minute, seconds_past_minute, part = _clock(local_ns[order], ~ts_null[order])
+    return _SortedRows(
+        order=order,
+        codes=codes[order],
+        minute=minute,
+        seconds_past_minute=seconds_past_minute,
+        part=part,
+        regular=(part == SESSION_PARTS.index("regular")) & (seconds_past_minute == 0),
+        prices={column: _numeric(bars, column, n_rows)[order] for column in PRICE_COLUMNS},
+        volume=_numeric(bars, "volume", n_rows)[order],
+    )
+
+
+def _day_closes(rows: _SortedRows, n_codes: int) -> tuple[np.ndarray, np.ndarray]:
+    """First and last regular close of each day (tick reference, statistics); NaN where a day has none.
+
+    A day without a regular close takes the first close of any of its rows as its first close.
+    """
+    close = rows.prices["close"]
+    reg_close = rows.regular & np.isfinite(close)
+    first_close, last_close = _first_last_per_code(rows.codes[reg_close], close[reg_close], n_codes)
+    any_close = np.isfinite(close)
+    first_any_close, _ = _first_last_per_code(rows.codes[any_close], close[any_close], n_codes)
+    return np.where(np.isfinite(first_close), first_close, first_any_close), last_close
+
+
+def _prices_on_tick(prices: dict[str, np.ndarray], ticks: dict[str, np.ndarray]) -> pd.arrays.BooleanArray:
+    """Per row, whether every price is on its tick (and finite); null for a row without any price."""
+    off = np.zeros(len(prices["close"]), dtype=bool)
+    has_price = np.zeros(len(prices["close"]), dtype=bool)
+    for column in PRICE_COLUMNS:
+        values = prices[column]
+        off |= off_tick(values, ticks[column], tolerance=TICK_TOLERANCE) | np.isinf(values)
+        has_price |= ~np.isnan(values)
+    return _nullable_bool(~off, has_price)
+
+
+def _bar_range_pct(prices: dict[str, np.ndarray]) -> np.ndarray:
+    """(high - low) / close in % of each row (NaN unless close > 0)."""
+    close = prices["close"]
+    with np.errstate(divide="ignore", invalid="ignore"):
+        return np.where(close > 0, (prices["high"] - prices["low"]) / close * 100.0, np.nan)
+
+
+def _rows_frame(
+    rows: _SortedRows,
+    symbol_codes: np.ndarray,
+    symbol_names: list[str],
+    ts: pd.Series,
+    ticks: dict[str, np.ndarray],
+    close_move_pct: np.ndarray,
+) -> pd.DataFrame:
+    """Stage "rows": the sorted rows, numbers coerced, with the derived columns."""
+    prices, volume = rows.prices, rows.volume
+    volume_whole = np.isfinite(volume) & (volume == np.round(volume))
+    return pd.DataFrame(
+        {
+            "symbol": pd.Categorical.from_codes(symbol_codes[rows.order], categories=symbol_names),
+            "ts": ts.iloc[rows.order].reset_index(drop=True),
+            **prices,
+            "volume": volume,
+            "session_part": pd.Categorical.from_codes(rows.part, categories=SESSION_PARTS),
+            "seconds_past_minute": rows.seconds_past_minute,
+            "tick_inr": ticks["close"],
+            "prices_on_tick": _prices_on_tick(prices, ticks),
+            "volume_is_whole": _nullable_bool(volume_whole, ~np.isnan(volume)),
+            "close_move_pct": close_move_pct,
+            "bar_range_pct": _bar_range_pct(prices),
+        }
+    )
+
+
 def prepare(bars: pd.DataFrame, reference_closes: Mapping[tuple[str, date], float] | None = None) -> PreparedBars:
     """Derive the three stage frames from ``bars`` (contract columns, any rows of any days).
 
@@ -280,171 +377,163 @@ def prepare(bars: pd.DataFrame, reference_closes: Mapping[tuple[str, date], floa
     tick regime judged on the previous month-end close. Raises ``ValueError`` when ``symbol`` or
     ``ts`` is missing (rows cannot be attributed to days without them).
     """
-    for column in ("symbol", "ts"):
-        if column not in bars.columns:
-            raise ValueError(f"bars have no {column!r} column: cannot tell which (symbol, day) a row belongs to")
+    _require_key_columns(bars)
     missing = tuple(c for c in BAR_COLUMNS if c not in bars.columns)
     bars = bars.reset_index(drop=True)
-    n_rows = len(bars)
 
     ts, ts_kind = exchange_timestamps(bars["ts"])
     local_ns = _local_ns(ts)
     ts_null = ts.isna().to_numpy()
     symbol_codes, symbol_names = _symbol_codes(bars["symbol"])
     codes, keys = _day_codes(symbol_codes, symbol_names, local_ns, ts_null)
-    n_codes = len(keys)
 
     # stage "columns": as given, rows grouped by day code (stable: input order within a day)
     by_code = np.argsort(codes, kind="stable")
     columns_frame = _columns_frame(bars, ts, ts_kind).iloc[by_code].reset_index(drop=True)
-    columns_codes = codes[by_code]
 
-    # stage "rows": sorted by (day code, ts)
-    order = np.lexsort((local_ns, codes))
-    rows_codes = codes[order]
-    sorted_ns = local_ns[order]
-    minute, seconds_past_minute, part = _clock(sorted_ns, ~ts_null[order])
-    regular = (part == SESSION_PARTS.index("regular")) & (seconds_past_minute == 0)
-
-    prices = {column: _numeric(bars, column, n_rows)[order] for column in PRICE_COLUMNS}
-    volume = _numeric(bars, "volume", n_rows)[order]
-    close = prices["close"]
-
-    # first / last regular close of each day (tick reference, statistics)
-    reg_close = regular & np.isfinite(close)
-    first_close, last_close = _first_last_per_code(rows_codes[reg_close], close[reg_close], n_codes)
-    any_close = np.isfinite(close)
-    first_any_close, _ = _first_last_per_code(rows_codes[any_close], close[any_close], n_codes)
-    first_close = np.where(np.isfinite(first_close), first_close, first_any_close)
-
+    # stage "rows": sorted by (day code, ts); ticks judged per day code
+    rows = _sorted_rows(bars, codes, local_ns, ts_null)
+    first_close, last_close = _day_closes(rows, len(keys))
     regimes = [regime_on(day) for day in keys["day"]]
     reference, reference_origin = _reference_prices(keys, regimes, first_close, last_close, reference_closes or {})
-    ticks = _tick_columns(prices, rows_codes, regimes, reference)
+    ticks = _tick_columns(rows.prices, rows.codes, regimes, reference)
+    close_move_pct = _close_moves(rows.prices["close"], rows.codes, rows.regular)
+    rows_frame = _rows_frame(rows, symbol_codes, symbol_names, ts, ticks, close_move_pct)
 
-    off = np.zeros(n_rows, dtype=bool)
-    has_price = np.zeros(n_rows, dtype=bool)
-    for column in PRICE_COLUMNS:
-        values = prices[column]
-        off |= off_tick(values, ticks[column], tolerance=TICK_TOLERANCE) | np.isinf(values)
-        has_price |= ~np.isnan(values)
-    volume_known = ~np.isnan(volume)
-    volume_whole = np.isfinite(volume) & (volume == np.round(volume))
-
-    close_move_pct = _close_moves(close, rows_codes, regular)
-    with np.errstate(divide="ignore", invalid="ignore"):
-        bar_range_pct = np.where(close > 0, (prices["high"] - prices["low"]) / close * 100.0, np.nan)
-
-    rows_frame = pd.DataFrame(
-        {
-            "symbol": pd.Categorical.from_codes(symbol_codes[order], categories=symbol_names),
-            "ts": ts.iloc[order].reset_index(drop=True),
-            **prices,
-            "volume": volume,
-            "session_part": pd.Categorical.from_codes(part, categories=SESSION_PARTS),
-            "seconds_past_minute": seconds_past_minute,
-            "tick_inr": ticks["close"],
-            "prices_on_tick": _nullable_bool(~off, has_price),
-            "volume_is_whole": _nullable_bool(volume_whole, volume_known),
-            "close_move_pct": close_move_pct,
-            "bar_range_pct": bar_range_pct,
-        }
-    )
-
-    days_frame, statistics = _days(
-        keys, rows_codes, minute, regular, part, volume, close_move_pct, regimes, reference, reference_origin
-    )
+    days_frame, statistics = _days(keys, rows, close_move_pct, regimes, reference, reference_origin)
     for code, stats in enumerate(statistics):
         stats["first_close"] = None if np.isnan(first_close[code]) else float(first_close[code])
     return PreparedBars(
         keys=keys,
         columns_frame=columns_frame,
-        columns_codes=columns_codes,
+        columns_codes=codes[by_code],
         rows_frame=rows_frame,
-        rows_codes=rows_codes,
+        rows_codes=rows.codes,
         days_frame=days_frame,
         missing_columns=missing,
         statistics=statistics,
     )
 
 
+class _Coverage(NamedTuple):
+    """Which regular-session minutes each day code has a bar for."""
+
+    bars: np.ndarray  # distinct regular minutes with a bar
+    first_minute: np.ndarray  # minute of day of the first one (NaN without any)
+    last_minute: np.ndarray  # minute of day of the last one (NaN without any)
+    late_open: np.ndarray  # minutes from 09:15 to the first bar (SESSION_BARS without any)
+    early_close: np.ndarray  # minutes from the last bar to 15:29 (SESSION_BARS without any)
+    longest_gap: np.ndarray  # longest run of minutes without a bar between two bars
+
+
+def _coverage(codes: np.ndarray, minute: np.ndarray, regular: np.ndarray, n_codes: int) -> _Coverage:
+    """Regular-session minute coverage per day code (rows sorted by (code, ts))."""
+    minute_keys = codes[regular] * MINUTES_PER_DAY + minute[regular]  # ascending: rows sorted by (code, ts)
+    minute_keys = minute_keys[_run_starts(minute_keys)]
+    key_code, key_minute = minute_keys // MINUTES_PER_DAY, minute_keys % MINUTES_PER_DAY
+    first_minute, last_minute = _first_last_per_code(key_code, key_minute.astype(float), n_codes)
+    longest_gap = np.zeros(n_codes, dtype=np.int64)
+    same = key_code[1:] == key_code[:-1]
+    np.maximum.at(longest_gap, key_code[1:][same], (np.diff(key_minute) - 1)[same])
+    return _Coverage(
+        bars=np.bincount(key_code, minlength=n_codes),
+        first_minute=first_minute,
+        last_minute=last_minute,
+        late_open=np.where(np.isnan(first_minute), SESSION_BARS, first_minute - SESSION_OPEN_MIN).astype(np.int64),
+        early_close=np.where(np.isnan(last_minute), SESSION_BARS, LAST_BAR_MIN - last_minute).astype(np.int64),
+        longest_gap=longest_gap,
+    )
+
+
+def _regular_volume(codes: np.ndarray, regular: np.ndarray, volume: np.ndarray, n_codes: int) -> np.ndarray:
+    """Volume of the regular-session bars of each day code (NaN when none of them has a volume)."""
+    with_volume = regular & ~np.isnan(volume)
+    volume_sum = np.bincount(codes[with_volume], weights=volume[with_volume], minlength=n_codes)
+    volume_rows = np.bincount(codes[with_volume], minlength=n_codes)
+    return np.where(volume_rows > 0, volume_sum, np.nan)
+
+
+def _max_close_move(codes: np.ndarray, close_move_pct: np.ndarray, n_codes: int) -> np.ndarray:
+    """Largest close-to-close move of each day code (``-inf`` without any)."""
+    max_move = np.full(n_codes, -np.inf)
+    moved = ~np.isnan(close_move_pct)
+    np.maximum.at(max_move, codes[moved], close_move_pct[moved])
+    return max_move
+
+
+def _minute_text(value: float) -> str | None:
+    """A minute of the day as ``HH:MM`` (None for NaN)."""
+    return None if np.isnan(value) else f"{int(value) // 60:02d}:{int(value) % 60:02d}"
+
+
+def _tick_statistics(regime: TickRegime, reference: float, reference_origin: str | None) -> dict:
+    """The statistics of a day about its tick regime: which, judged on what, and the tick when one applies."""
+    stats = {
+        "tick_regime": f"{regime.reference} since {regime.effective_from.isoformat()}",
+        "tick_reference": reference_origin or regime.reference,
+    }
+    if regime.reference == PREV_MONTH_END_CLOSE:
+        stats["tick_reference_price"] = None if np.isnan(reference) else float(reference)
+        stats["tick_inr"] = float(regime.tick_for(reference)) if np.isfinite(reference) else None
+    elif regime.reference != PRICE:
+        stats["tick_inr"] = float(regime.ticks_inr[0])
+    return stats
+
+
+def _days_frame(
+    keys: pd.DataFrame, trading: np.ndarray, coverage: _Coverage, regular_volume: np.ndarray
+) -> pd.DataFrame:
+    """Stage "days": row i describes day code i."""
+    return pd.DataFrame(
+        {
+            "symbol": keys["symbol"].to_numpy(dtype=object),
+            "day": [day.isoformat() for day in keys["day"]],
+            "is_trading_day": trading,
+            "regular_session_bars": coverage.bars.astype(np.int64),
+            "late_open_min": coverage.late_open,
+            "early_close_min": coverage.early_close,
+            "longest_gap_min": coverage.longest_gap,
+            "regular_volume": regular_volume,
+        }
+    )
+
+
 def _days(
     keys: pd.DataFrame,
-    codes: np.ndarray,
-    minute: np.ndarray,
-    regular: np.ndarray,
-    part: np.ndarray,
-    volume: np.ndarray,
+    rows: _SortedRows,
     close_move_pct: np.ndarray,
     regimes: list[TickRegime],
     reference: np.ndarray,
     reference_origin: list[str | None],
 ) -> tuple[pd.DataFrame, list[dict]]:
     """Per-day aggregates (the ``days`` stage frame) and the statistics reported with each verdict."""
-    n_codes = len(keys)
-    minute_keys = codes[regular] * MINUTES_PER_DAY + minute[regular]  # ascending: rows sorted by (code, ts)
-    minute_keys = minute_keys[_run_starts(minute_keys)]
-    key_code, key_minute = minute_keys // MINUTES_PER_DAY, minute_keys % MINUTES_PER_DAY
-    bars = np.bincount(key_code, minlength=n_codes)
-    first_minute, last_minute = _first_last_per_code(key_code, key_minute.astype(float), n_codes)
-    late_open = np.where(np.isnan(first_minute), SESSION_BARS, first_minute - SESSION_OPEN_MIN).astype(np.int64)
-    early_close = np.where(np.isnan(last_minute), SESSION_BARS, LAST_BAR_MIN - last_minute).astype(np.int64)
-    longest_gap = np.zeros(n_codes, dtype=np.int64)
-    same = key_code[1:] == key_code[:-1]
-    np.maximum.at(longest_gap, key_code[1:][same], (np.diff(key_minute) - 1)[same])
-
-    with_volume = regular & ~np.isnan(volume)
-    volume_sum = np.bincount(codes[with_volume], weights=volume[with_volume], minlength=n_codes)
-    volume_rows = np.bincount(codes[with_volume], minlength=n_codes)
-    regular_volume = np.where(volume_rows > 0, volume_sum, np.nan)
-    max_move = np.full(n_codes, -np.inf)
-    moved = ~np.isnan(close_move_pct)
-    np.maximum.at(max_move, codes[moved], close_move_pct[moved])
-
+    n_codes, codes = len(keys), rows.codes
+    coverage = _coverage(codes, rows.minute, rows.regular, n_codes)
+    regular_volume = _regular_volume(codes, rows.regular, rows.volume, n_codes)
+    max_move = _max_close_move(codes, close_move_pct, n_codes)
     counts = {
-        name: np.bincount(codes[part == SESSION_PARTS.index(name)], minlength=n_codes)
+        name: np.bincount(codes[rows.part == SESSION_PARTS.index(name)], minlength=n_codes)
         for name in ("pre_open", "post_close", "outside")
     }
-    rows = np.bincount(codes, minlength=n_codes)
+    row_counts = np.bincount(codes, minlength=n_codes)
     trading = np.array([_trading_day(day) for day in keys["day"]], dtype=bool)
-    days_frame = pd.DataFrame(
-        {
-            "symbol": keys["symbol"].to_numpy(dtype=object),
-            "day": [day.isoformat() for day in keys["day"]],
-            "is_trading_day": trading,
-            "regular_session_bars": bars.astype(np.int64),
-            "late_open_min": late_open,
-            "early_close_min": early_close,
-            "longest_gap_min": longest_gap,
-            "regular_volume": regular_volume,
-        }
-    )
-
-    def minute_text(value: float) -> str | None:
-        return None if np.isnan(value) else f"{int(value) // 60:02d}:{int(value) % 60:02d}"
 
     statistics = []
     for code in range(n_codes):
-        regime = regimes[code]
         stats = {
-            "bars": int(rows[code]),
-            "regular_session_bars": int(bars[code]),
-            "missing_minutes": int(SESSION_BARS - bars[code]),
+            "bars": int(row_counts[code]),
+            "regular_session_bars": int(coverage.bars[code]),
+            "missing_minutes": int(SESSION_BARS - coverage.bars[code]),
             "pre_open_rows": int(counts["pre_open"][code]),
             "post_close_rows": int(counts["post_close"][code]),
             "outside_session_rows": int(counts["outside"][code]),
-            "first_bar": minute_text(first_minute[code]),
-            "last_bar": minute_text(last_minute[code]),
-            "longest_gap_min": int(longest_gap[code]),
+            "first_bar": _minute_text(coverage.first_minute[code]),
+            "last_bar": _minute_text(coverage.last_minute[code]),
+            "longest_gap_min": int(coverage.longest_gap[code]),
             "total_volume": None if np.isnan(regular_volume[code]) else float(regular_volume[code]),
             "max_close_move_pct": None if max_move[code] == -np.inf else round(float(max_move[code]), 4),
             "trading_day": bool(trading[code]),
-            "tick_regime": f"{regime.reference} since {regime.effective_from.isoformat()}",
-            "tick_reference": reference_origin[code] or regime.reference,
+            **_tick_statistics(regimes[code], reference[code], reference_origin[code]),
         }
-        if regime.reference == PREV_MONTH_END_CLOSE:
-            stats["tick_reference_price"] = None if np.isnan(reference[code]) else float(reference[code])
-            stats["tick_inr"] = float(regime.tick_for(reference[code])) if np.isfinite(reference[code]) else None
-        elif regime.reference != PRICE:
-            stats["tick_inr"] = float(regime.ticks_inr[0])
         statistics.append(stats)
-    return days_frame, statistics
+    return _days_frame(keys, trading, coverage, regular_volume), statistics
