@@ -24,12 +24,13 @@ from typing import Any
 HIDDEN_UNITS = 20  # the seed's dense layers of 20
 DEFAULT_DROPOUT = 0.1  # the seed has Dense + Dropout but gives no rate
 Q_CLIP = 100.0  # the seed's clip value of the network output
+TARGET_UPDATE_EPISODES = 50  # the seed's target-network update, in finished episodes
 
 SEED_DQN_HYPERPARAMETERS: dict[str, Any] = {
     "learning_rate": 1e-3,
     "batch_size": 32,
     "buffer_size": 10_000,
-    "target_update_episodes": 50,
+    "target_update_episodes": TARGET_UPDATE_EPISODES,
     "exploration_initial_eps": 1.0,
     "exploration_final_eps": 0.1,
     "exploration_frames": 6_000,
@@ -41,6 +42,8 @@ SEED_DQN_HYPERPARAMETERS: dict[str, Any] = {
     "hidden_units": HIDDEN_UNITS,
     "dropout": DEFAULT_DROPOUT,
     "q_clip": Q_CLIP,
+    "n_envs": 1,
+    "vec_env": "batch",
 }
 
 SEED_A3C_HYPERPARAMETERS: dict[str, Any] = {
@@ -53,7 +56,7 @@ SEED_A3C_HYPERPARAMETERS: dict[str, Any] = {
     "vf_coef": 0.5,
     "max_grad_norm": 0.5,
     "hidden_units": HIDDEN_UNITS,
-    "vec_env": "subproc",
+    "vec_env": "batch",  # the simulator's batched episodes in this process ("subproc": 4 worker processes)
     "start_method": "forkserver",
 }
 
@@ -70,7 +73,7 @@ PPO_HYPERPARAMETERS: dict[str, Any] = {
     "vf_coef": 0.5,
     "max_grad_norm": 0.5,
     "hidden_units": 64,
-    "vec_env": "subproc",
+    "vec_env": "batch",  # the simulator's batched episodes in this process ("subproc": 4 worker processes)
     "start_method": "forkserver",
 }
 

@@ -19,8 +19,9 @@ from __future__ import annotations
 from typing import Any
 
 import torch as th
-from stable_baselines3 import DQN
 from torch import nn
+
+from execution.agents.dqn import SeedDQN
 
 
 def dqn_next_values(q_target: nn.Module, next_observations: th.Tensor) -> th.Tensor:
@@ -64,8 +65,8 @@ class DoubleQTarget(nn.Module):
         return values.unsqueeze(1).expand_as(target_q_values)
 
 
-class DoubleDQN(DQN):
-    """stable-baselines3 DQN whose TD target is Double DQN's (everything else is DQN's)."""
+class DoubleDQN(SeedDQN):
+    """The project's DQN (:class:`~execution.agents.dqn.SeedDQN`) whose TD target is Double DQN's; the rest is DQN's."""
 
     def train(self, gradient_steps: int, batch_size: int = 100) -> None:
         """``DQN.train()`` with the Double-DQN next-state value in the target."""

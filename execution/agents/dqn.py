@@ -1,33 +1,61 @@
-"""DQN-SL / DQN-3L (and the DQN half of DDQN-3L) on stable-baselines3's DQN with the seed's hyperparameters.
+"""DQN-SL / DQN-3L (and the DQN half of DDQN-3L) on stable-baselines3's DQN, as the seed meant it.
 
 Seed (SPEC section 4) -> stable-baselines3:
 
 =================================  ==========================================================
 mini-batch 32                      ``batch_size=32``
 replay memory 10,000               ``buffer_size=10_000``
-target network every 50 episodes   ``target_update_interval = 50 * N`` environment steps
-                                   (an episode is at most N decisions; hard update, ``tau=1``)
+target network every 50 episodes   :class:`SeedDQN` copies the online network into the target
+                                   network each time 50 more episodes have finished (counted in
+                                   finished episodes, whatever their length; hard update)
 Adam, lr 0.001                     ``SeedDQNPolicy`` uses Adam; ``learning_rate=1e-3``
-output clipped to [-100, 100]      :class:`execution.agents.networks.ClippedQNetwork`
+output clipped to [-100, 100]      the *target* network's output is clamped
+                                   (:class:`execution.agents.networks.ClippedQNetwork`), so the
+                                   TD target stays in +-100; the online network is not clamped,
+                                   so every Q-value gets the gradient of its own TD error and
+                                   greedy actions have no ties at the bound
 epsilon 1.0 -> 0.1 over 6,000      ``exploration_fraction = min(1, 6000 / total_timesteps)``
 frames                             (stable-baselines3 anneals over a fraction of the budget)
 Dense(20) + Dropout                ``net_arch=[20]`` or ``[20, 20, 20]``, tanh, dropout
 =================================  ==========================================================
 
 Not given by the seed (Tensorforce's DQN defaults where it had one): one gradient step every 4
-environment steps (``train_freq=4``), discount 0.99; learning starts after 100 transitions
-(stable-baselines3's default).
+environment steps (``train_freq=4``), discount 0.99; learning starts after 100 transitions.
 
-What these settings imply on this MDP (measured, ``bench/train.py``): a uniformly random lot
-count empties the inventory in about 3 decisions, so the 1000 seed episodes hold only ~3,500
-steps -- epsilon is still ~0.5 at the end -- and the target network, refreshed every 2,500
-steps, is updated about once. Value information then propagates back from the forced order at
-``t_N`` only slowly. Every number is a hyperparameter (``train --hyper KEY=VALUE``).
+**Fine-tuning** (:func:`continue_training`) keeps the weights and continues exploring where the
+loaded model stopped (its last epsilon) down to the final epsilon, with a fresh replay memory.
 """
 
 from __future__ import annotations
 
 from typing import Any
+
+from stable_baselines3 import DQN
+from stable_baselines3.common.utils import get_linear_fn, polyak_update
+
+from execution.agents.catalog import TARGET_UPDATE_EPISODES
+
+
+class SeedDQN(DQN):
+    """stable-baselines3 DQN whose target network is synced every ``target_update_episodes`` finished episodes."""
+
+    target_update_episodes: int = TARGET_UPDATE_EPISODES  # class defaults: artifacts saved before had none
+    synced_at_episode: int = 0
+
+    def __init__(self, *args: Any, target_update_episodes: int = TARGET_UPDATE_EPISODES, **kwargs: Any) -> None:
+        self.target_update_episodes = int(target_update_episodes)
+        self.synced_at_episode = 0
+        super().__init__(*args, **kwargs)
+
+    def _on_step(self) -> None:
+        """After each environment step: sync the target network per finished episodes, update epsilon."""
+        self._n_calls += 1
+        if self._episode_num - self.synced_at_episode >= self.target_update_episodes:
+            polyak_update(self.q_net.parameters(), self.q_net_target.parameters(), 1.0)
+            polyak_update(self.batch_norm_stats, self.batch_norm_stats_target, 1.0)
+            self.synced_at_episode = self._episode_num
+        self.exploration_rate = self.exploration_schedule(self._current_progress_remaining)
+        self.logger.record("rollout/exploration_rate", self.exploration_rate)
 
 
 def dqn_kwargs(hyper: dict[str, Any], layers: int, total_timesteps: int = 1, episode_steps: int = 1) -> dict[str, Any]:
@@ -36,7 +64,7 @@ def dqn_kwargs(hyper: dict[str, Any], layers: int, total_timesteps: int = 1, epi
         "learning_rate": hyper["learning_rate"],
         "batch_size": hyper["batch_size"],
         "buffer_size": hyper["buffer_size"],
-        "target_update_interval": hyper["target_update_episodes"] * episode_steps,
+        "target_update_episodes": hyper["target_update_episodes"],
         "exploration_initial_eps": hyper["exploration_initial_eps"],
         "exploration_final_eps": hyper["exploration_final_eps"],
         "exploration_fraction": min(1.0, hyper["exploration_frames"] / max(total_timesteps, 1)),
@@ -50,12 +78,20 @@ def dqn_kwargs(hyper: dict[str, Any], layers: int, total_timesteps: int = 1, epi
             "net_arch": [hyper["hidden_units"]] * layers,
             "dropout": hyper["dropout"],
             "q_clip": hyper["q_clip"],
+            "clip_online": False,
         },
     }
 
 
-def fine_tune_overrides(hyper: dict[str, Any], total_timesteps: int, episode_steps: int) -> dict[str, Any]:
-    """Attributes to reset on a loaded DQN before fine-tuning (exploration and target schedule of the new budget)."""
+def continue_training(model: DQN, hyper: dict[str, Any], total_timesteps: int, episode_steps: int) -> None:
+    """Prepare a loaded DQN for fine-tuning: explore from its last epsilon down to the final one, new budget."""
     kwargs = dqn_kwargs(hyper, 1, total_timesteps, episode_steps)
-    names = ("exploration_fraction", "exploration_initial_eps", "exploration_final_eps", "target_update_interval")
-    return {name: kwargs[name] for name in (*names, "learning_starts")}
+    start = float(getattr(model, "exploration_rate", kwargs["exploration_initial_eps"]))
+    model.exploration_initial_eps = start
+    model.exploration_final_eps = min(kwargs["exploration_final_eps"], start)
+    model.exploration_fraction = kwargs["exploration_fraction"]
+    model.exploration_schedule = get_linear_fn(start, model.exploration_final_eps, model.exploration_fraction)
+    model.exploration_rate = start
+    model.learning_starts = kwargs["learning_starts"]
+    model.target_update_episodes = int(kwargs["target_update_episodes"])
+    model.synced_at_episode = 0

@@ -2,7 +2,7 @@
 
 Each agent of :mod:`execution.agents.catalog` names a family; the family says which
 stable-baselines3 class trains and loads it, with which policy, how the agent's hyperparameters
-become that class's constructor arguments, and what a fine-tune resets on a loaded model.
+become that class's constructor arguments, and what a fine-tune changes on a loaded model.
 Everything that differs between DQN, Double DQN, A2C (the seed's A3C) and PPO is in this table,
 so no other module switches on the family's name.
 """
@@ -13,7 +13,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from stable_baselines3 import A2C, DQN, PPO
+from stable_baselines3 import A2C, PPO
 from stable_baselines3.common.base_class import BaseAlgorithm
 from stable_baselines3.common.policies import BasePolicy
 from stable_baselines3.common.vec_env import VecEnv
@@ -21,18 +21,18 @@ from stable_baselines3.common.vec_env import VecEnv
 from execution.agents.a3c import a2c_kwargs
 from execution.agents.catalog import agent_spec
 from execution.agents.ddqn import DoubleDQN
-from execution.agents.dqn import dqn_kwargs, fine_tune_overrides
+from execution.agents.dqn import SeedDQN, continue_training, dqn_kwargs
 from execution.agents.networks import SeedDQNPolicy
 from execution.agents.ppo import ppo_kwargs
 
 #: ``(hyperparameters, layers, total_timesteps, episode_steps) -> constructor keyword arguments``
 KwargsBuilder = Callable[[dict[str, Any], int, int, int], dict[str, Any]]
-#: ``(hyperparameters, total_timesteps, episode_steps) -> attributes to reset on a loaded model``
-FineTuneOverrides = Callable[[dict[str, Any], int, int], dict[str, Any]]
+#: ``(loaded model, hyperparameters, total_timesteps, episode_steps) -> None``: ready it to train on
+FineTune = Callable[[BaseAlgorithm, dict[str, Any], int, int], None]
 
 
-def _no_overrides(hyper: dict[str, Any], total_timesteps: int, episode_steps: int) -> dict[str, Any]:
-    return {}
+def _keep_as_loaded(model: BaseAlgorithm, hyper: dict[str, Any], total_timesteps: int, episode_steps: int) -> None:
+    """Actor-critic families continue with their weights and optimiser as saved."""
 
 
 @dataclass(frozen=True)
@@ -43,12 +43,12 @@ class AlgorithmFamily:
     algorithm: type[BaseAlgorithm]
     policy: type[BasePolicy] | str
     kwargs: KwargsBuilder
-    fine_tune: FineTuneOverrides = _no_overrides
+    fine_tune: FineTune = _keep_as_loaded
 
 
 FAMILIES: dict[str, AlgorithmFamily] = {
-    "dqn": AlgorithmFamily("dqn", DQN, SeedDQNPolicy, dqn_kwargs, fine_tune_overrides),
-    "ddqn": AlgorithmFamily("ddqn", DoubleDQN, SeedDQNPolicy, dqn_kwargs, fine_tune_overrides),
+    "dqn": AlgorithmFamily("dqn", SeedDQN, SeedDQNPolicy, dqn_kwargs, continue_training),
+    "ddqn": AlgorithmFamily("ddqn", DoubleDQN, SeedDQNPolicy, dqn_kwargs, continue_training),
     "a2c": AlgorithmFamily("a2c", A2C, "MlpPolicy", a2c_kwargs),
     "ppo": AlgorithmFamily("ppo", PPO, "MlpPolicy", ppo_kwargs),
 }

@@ -1,7 +1,12 @@
 """The seed's networks (SPEC section 4) as stable-baselines3 policies.
 
 DQN family: a stack of ``Dense(20) + Dropout`` blocks (1 for ``-SL``, 3 for ``-3L``) and a linear
-output of one Q-value per action, clipped to ``[-q_clip, q_clip]`` (the seed's clip value 100).
+output of one Q-value per action. The seed clips the output to ``[-q_clip, q_clip]`` (100): here the
+*target* network's output is clamped, so the TD target stays in that range, while the online
+network's is not (``clip_online=False`` for every model trained now), so a Q-value beyond the bound
+still gets the gradient of its own TD error and greedy actions never tie at the bound. Artifacts
+saved before this change clamp both (their saved arguments lack ``clip_online``; its default keeps
+them acting as they did).
 The seed used Tensorforce, whose dense layers default to ``tanh``; so do these. The dropout rate
 is not given by the seed: :data:`DEFAULT_DROPOUT`.
 
@@ -43,7 +48,7 @@ def dense_dropout_stack(
 
 
 class ClippedQNetwork(QNetwork):
-    """Q-network of the seed: dense + dropout hidden layers, linear output clamped to ``[-q_clip, q_clip]``."""
+    """The seed's Q-network: dense + dropout layers, a linear output, clamped to ``+-q_clip`` if ``clip_output``."""
 
     def __init__(
         self,
@@ -56,6 +61,7 @@ class ClippedQNetwork(QNetwork):
         normalize_images: bool = True,
         dropout: float = DEFAULT_DROPOUT,
         q_clip: float = Q_CLIP,
+        clip_output: bool = True,
     ) -> None:
         net_arch = [HIDDEN_UNITS] if net_arch is None else list(net_arch)
         super().__init__(
@@ -67,15 +73,15 @@ class ClippedQNetwork(QNetwork):
             activation_fn=activation_fn,
             normalize_images=normalize_images,
         )
-        self.dropout, self.q_clip = float(dropout), float(q_clip)
+        self.dropout, self.q_clip, self.clip_output = float(dropout), float(q_clip), bool(clip_output)
         hidden = dense_dropout_stack(features_dim, net_arch, activation_fn, self.dropout)
         width = net_arch[-1] if net_arch else features_dim
         self.q_net = nn.Sequential(*hidden, nn.Linear(width, int(action_space.n)))
 
     def forward(self, obs: th.Tensor) -> th.Tensor:
-        """Q-values of every action, clipped to ``[-q_clip, q_clip]``."""
+        """Q-values of every action (clamped to ``[-q_clip, q_clip]`` when ``clip_output``)."""
         q_values = self.q_net(self.extract_features(obs, self.features_extractor))
-        return th.clamp(q_values, -self.q_clip, self.q_clip)
+        return th.clamp(q_values, -self.q_clip, self.q_clip) if self.clip_output else q_values
 
     def _get_constructor_parameters(self) -> dict[str, Any]:
         data = super()._get_constructor_parameters()
@@ -94,12 +100,15 @@ class SeedDQNPolicy(DQNPolicy):
         *args: Any,
         dropout: float = DEFAULT_DROPOUT,
         q_clip: float = Q_CLIP,
+        clip_online: bool = True,
         activation_fn: type[nn.Module] = nn.Tanh,
         **kwargs: Any,
     ) -> None:
         # read by make_q_net(), which DQNPolicy.__init__ calls through _build()
         self._q_extra = {"dropout": float(dropout), "q_clip": float(q_clip)}
+        self.clip_online = bool(clip_online)
         super().__init__(*args, activation_fn=activation_fn, **kwargs)
+        self.q_net.clip_output = self.clip_online  # the target network always clamps: the TD target's bound
 
     def make_q_net(self) -> ClippedQNetwork:
         """A fresh :class:`ClippedQNetwork` (own features extractor)."""
@@ -114,7 +123,7 @@ class SeedDQNPolicy(DQNPolicy):
 
     def _get_constructor_parameters(self) -> dict[str, Any]:
         data = super()._get_constructor_parameters()
-        data.update(self._q_extra)
+        data.update(self._q_extra, clip_online=self.clip_online)
         return data
 
 

@@ -35,10 +35,12 @@ from stable_baselines3.common.vec_env import DummyVecEnv, SubprocVecEnv, VecEnv
 from tqdm import tqdm
 
 from execution.agents import catalog, families
+from execution.agents.vec_env import BatchVecEnv
 from execution.config import OrderParams
 from execution.json_values import json_safe
 from execution.sim.execution_env import ExecutionEnv
 from execution.sim.market import MarketData
+from execution.sim.mdp import DEFAULT_REWARD, check_mdp, make_batch
 
 WORKER_PRELOAD = (
     "stable_baselines3.common.vec_env.subproc_vec_env",
@@ -61,6 +63,7 @@ class TrainingRun:
     seed: int
     reward: str
     fill: str
+    mdp: str
     train_days: int
     init_from: str | None = None
     extra: dict[str, Any] = field(default_factory=dict)
@@ -119,14 +122,25 @@ def _env_factory(market: MarketData, order: OrderParams, reward: str, fill: str)
 def make_vec_env(
     market: MarketData,
     order: OrderParams,
-    reward: str,
+    reward: str | None,
     fill: str,
     n_envs: int = 1,
-    vec_env: str = "dummy",
+    vec_env: str = "batch",
     start_method: str = "forkserver",
+    mdp: str = "seed",
 ) -> VecEnv:
-    """``n_envs`` monitored :class:`ExecutionEnv` on ``market``: in this process (``dummy``) or in worker processes."""
-    factories = [_env_factory(market, order, reward, fill) for _ in range(n_envs)]
+    """``n_envs`` environments of ``mdp`` on ``market``.
+
+    ``batch`` (the default): the simulator's batched episodes in this process
+    (:class:`~execution.agents.vec_env.BatchVecEnv`). ``dummy`` / ``subproc``: the earlier path, one
+    monitored gymnasium :class:`ExecutionEnv` per environment in this process or in worker processes
+    (seed MDP only; kept to measure against in ``bench/train.py``).
+    """
+    if vec_env == "batch":
+        return BatchVecEnv(make_batch(mdp, market, order, n_envs, reward, fill))
+    if check_mdp(mdp) != "seed":
+        raise ValueError(f"vec_env {vec_env!r} serves the seed MDP only; use 'batch' for {mdp!r}")
+    factories = [_env_factory(market, order, reward or "vr", fill) for _ in range(n_envs)]
     if vec_env == "subproc":
         if start_method == "forkserver":
             # the fork server imports these once; each worker forked from it starts without re-importing torch
@@ -134,7 +148,7 @@ def make_vec_env(
         return SubprocVecEnv(factories, start_method=start_method)
     if vec_env == "dummy":
         return DummyVecEnv(factories)
-    raise ValueError(f"vec_env must be 'dummy' or 'subproc', not {vec_env!r}")
+    raise ValueError(f"vec_env must be 'batch', 'dummy' or 'subproc', not {vec_env!r}")
 
 
 def timestep_budget(episodes: int, episode_steps: int, n_envs: int) -> int:
@@ -170,7 +184,8 @@ def train_agent(
     order: OrderParams,
     *,
     episodes: int | None = None,
-    reward: str = "vr",
+    mdp: str = "seed",
+    reward: str | None = None,
     fill: str = "seed",
     seed: int | None = None,
     init_from: Path | None = None,
@@ -178,28 +193,39 @@ def train_agent(
     overrides: dict[str, Any] | None = None,
     threads: int = 1,
 ) -> TrainingRun:
-    """Train ``agent`` on ``market`` for ``episodes`` episodes (default: the seed's count) and return the run."""
+    """Train ``agent`` on ``mdp`` over ``market`` for ``episodes`` episodes (default: the seed's count).
+
+    ``reward`` defaults to the MDP's (VR for the seed's, the TWAP-relative ``pa`` for the pace MDP).
+    """
     spec = catalog.agent_spec(agent)
+    reward = reward or DEFAULT_REWARD[check_mdp(mdp)]
     hyper = catalog.hyperparameters(agent, **(overrides or {}))
     episodes = spec.default_episodes if episodes is None else int(episodes)
     if episodes < 1:
         raise ValueError(f"episodes must be >= 1, not {episodes}")
     seed = secrets.randbelow(2**31) if seed is None else int(seed)
-    n_envs = spec.n_envs
+    n_envs = int(hyper.get("n_envs", 1))
     total = timestep_budget(episodes, order.intervals, n_envs)
     seed_everything(seed, threads)
     env = make_vec_env(
-        market, order, reward, fill, n_envs, hyper.get("vec_env", "dummy"), hyper.get("start_method", "forkserver")
+        market,
+        order,
+        reward,
+        fill,
+        n_envs,
+        hyper.get("vec_env", "batch"),
+        hyper.get("start_method", "forkserver"),
+        mdp,
     )
     try:
         if init_from is None:
             model = families.build(agent, env, hyper, total, order.intervals, seed)
         else:
             family = families.family_of(agent)
-            extra = family.fine_tune(hyper, total, order.intervals)
-            model = family.algorithm.load(init_from, env=env, device="cpu", **extra)
+            model = family.algorithm.load(init_from, env=env, device="cpu")
+            family.fine_tune(model, hyper, total, order.intervals)
             model.set_random_seed(seed)
-        recorder = EpisodeRecorder(episodes, progress, label=f"{agent} {market.symbol}")
+        recorder = EpisodeRecorder(episodes, progress, label=f"{agent} {mdp} {market.symbol}")
         started = time.perf_counter()
         model.learn(total_timesteps=total, callback=recorder, progress_bar=False)
         wall_s = time.perf_counter() - started
@@ -217,6 +243,7 @@ def train_agent(
         seed=seed,
         reward=reward,
         fill=fill,
+        mdp=mdp,
         train_days=market.n_days,
         init_from=None if init_from is None else str(init_from),
     )

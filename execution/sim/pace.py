@@ -1,0 +1,323 @@
+"""The production MDP ("pace"): actions as multiples of the TWAP pace, a scale-free state, reward relative to TWAP.
+
+The seed's MDP (:mod:`execution.sim.execution_env`) stays, exactly, for the seed's experiment. This one
+is built for learning and for any order: any quantity, lot size, side, start and horizon give the same
+spaces, so one policy serves every order.
+
+**Action** ``a`` indexes :attr:`PaceSpec.multipliers` (default ``0, 1/2, 1, 3/2, 2, 3``): at decision
+``k`` of ``N``, with ``R`` lots still *planned* (real-valued, starts at the order's ``M`` lots), the
+planned child is ``c_k = min(m_a * R / (N - k), R)`` and ``R <- R - c_k``. Whole child lots carry the
+fraction to the next interval: after the decision the lots done are ``min(floor(M - R + 1/2), M)``
+and the child is the difference. Multiplier ``1`` at every decision plans exactly ``M / N`` per
+interval, so its lots are those of ``twap_even`` (same rounding); random exploration therefore stays
+near sensible schedules and episodes reach the horizon. Whatever is left after the ``N``-th decision is
+the forced market order at ``start + T``, as in the seed's MDP.
+
+**State** (float32, :data:`PACE_FEATURES`, each clipped to ``+-clip``), from bars before the decision
+minute ``j`` only, price features multiplied by the side (+1 buy, -1 sell) so that one policy serves
+both: with ``l = log close`` and ``sigma`` the trailing 1-minute volatility,
+
+=================  ==========================================================================
+``ret_1m``         ``side * (l[j-1] - l[j-2]) / sigma``
+``ret_5m``         ``side * (l[j-1] - l[j-6]) / (sigma sqrt 5)``
+``ret_15m``        ``side * (l[j-1] - l[j-16]) / (sigma sqrt 15)``
+``dev_15m``        ``side * (l[j-1] - mean(l[j-15 .. j-1])) / sigma`` (price against its recent mean)
+``vs_arrival``     ``side * (l[j-1] - l[s-1]) / (sigma sqrt(max(1, j - s)))`` (against the arrival price)
+``volume_ratio``   volume of bar ``j-1`` over the trailing average of that minute of the session
+``size_vs_volume`` ``log10(quantity / expected volume over the horizon)`` (trailing minute profile)
+``inventory_left`` shares left / order
+``time_left``      decisions left / ``N``
+=================  ==========================================================================
+
+(a bar index before 09:15 reads the 09:15 bar).
+
+**Reward** ``"pa"`` (default; Qlib's price-advantage-with-penalty form): per step
+``side * (P_twap - p_k) / P_arrival * 1e4 * x_k - beta * N * (c_k / M)**2``, plus ``+beta`` when the
+episode ends, where ``p_k`` is the step's fill price, ``x_k`` its executed share of the order, and
+``P_twap`` the average fill price of ``twap_even`` on the same day, order and fill model; whatever
+is still planned when the episode ends (inventory done early, or sent by the forced order) counts as
+one more planned child. The return is
+the advantage over ``twap_even`` in bps of the arrival price minus ``beta * (N * sum (c_k/M)^2 - 1)``,
+a quadratic penalty on the planned pace that is 0 for TWAP and grows with any departure from an even
+pace; TWAP (multiplier 1 throughout) earns exactly 0, so the agent is paid only for deviations that help.
+The seed's ``"vr"`` and ``"acr"`` (:mod:`execution.sim.rewards`) are available too, on executed fractions.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import numpy as np
+from gymnasium import spaces
+
+from execution.config import OrderParams
+from execution.sim.batch import BatchStep
+from execution.sim.episode import side_sign, start_minute
+from execution.sim.fills import IMPACT_ETA, check_fill, fill_terms
+from execution.sim.market import MarketData
+from execution.sim.rewards import BPS, DEFAULT_RISK_AVERSION_PER_BPS, vanilla_reward
+
+PACE_FEATURES: tuple[str, ...] = (
+    "ret_1m",
+    "ret_5m",
+    "ret_15m",
+    "dev_15m",
+    "vs_arrival",
+    "volume_ratio",
+    "size_vs_volume",
+    "inventory_left",
+    "time_left",
+)
+PACE_REWARDS: tuple[str, ...] = ("pa", "vr", "acr")
+DEFAULT_MULTIPLIERS: tuple[float, ...] = (0.0, 0.5, 1.0, 1.5, 2.0, 3.0)
+TWAP_ACTION = DEFAULT_MULTIPLIERS.index(1.0)
+_MEAN_WINDOW = 15
+_EPS = 1e-9
+
+
+@dataclass(frozen=True)
+class PaceSpec:
+    """The pace MDP's constants."""
+
+    multipliers: tuple[float, ...] = DEFAULT_MULTIPLIERS
+    pace_penalty_bps: float = 1.0  # beta of the "pa" reward
+    clip: float = 10.0  # every feature is clipped to +-clip
+
+    @property
+    def twap_action(self) -> int:
+        """The action whose multiplier is 1 (the TWAP pace)."""
+        return self.multipliers.index(1.0)
+
+
+@dataclass(frozen=True)
+class PaceOrders:
+    """One order per slot (``[n]`` arrays): what each episode executes."""
+
+    side: np.ndarray  # +1 buy, -1 sell
+    lots: np.ndarray  # M, whole lots in the order
+    lot_size: np.ndarray  # shares per lot
+    start: np.ndarray  # s, session minute of the first decision
+    interval: np.ndarray  # tau, minutes between decisions
+    intervals: np.ndarray  # N, decisions
+
+    @classmethod
+    def repeat(cls, order: OrderParams, n: int) -> PaceOrders:
+        """``order`` in each of ``n`` slots."""
+        full = np.full
+        return cls(
+            full(n, side_sign(order)),
+            full(n, order.lots),
+            full(n, order.lot_size),
+            full(n, start_minute(order)),
+            full(n, order.interval_min),
+            full(n, order.intervals),
+        )
+
+    def take(self, index: np.ndarray) -> PaceOrders:
+        """The orders of some slots."""
+        return PaceOrders(*(getattr(self, f)[index] for f in self.__dataclass_fields__))
+
+
+def twap_lots(lots: np.ndarray, intervals: np.ndarray, n_max: int) -> np.ndarray:
+    """``twap_even``'s lots per decision of orders of ``lots`` in ``intervals`` decisions, ``[n, n_max]``, 0-padded."""
+    k = np.arange(n_max + 1)[None, :]
+    n = intervals[:, None].astype(float)
+    done = np.floor(lots[:, None] * np.minimum(k, n) / n + 0.5 + _EPS)
+    return np.diff(done, axis=1).astype(np.int64)
+
+
+class PaceBatch:
+    """``n_envs`` episodes of the pace MDP on the days of ``market`` (see the module docstring).
+
+    ``orders`` gives each slot's order (default: ``order`` in every slot); :meth:`begin` may pass new
+    ones, so that episodes of one batch execute different orders (sides, sizes, starts, horizons).
+    """
+
+    def __init__(
+        self,
+        market: MarketData,
+        order: OrderParams,
+        n_envs: int,
+        reward: str = "pa",
+        fill: str = "seed",
+        spec: PaceSpec | None = None,
+        risk_aversion: float = DEFAULT_RISK_AVERSION_PER_BPS,
+        eta: float = IMPACT_ETA,
+    ) -> None:
+        if market.n_days == 0:
+            raise ValueError("the market data holds no episode day")
+        if reward not in PACE_REWARDS:
+            raise ValueError(f"unknown reward {reward!r} for the pace MDP; choose one of {PACE_REWARDS}")
+        check_fill(fill)
+        self.market, self.base_order, self.spec = market, order, spec or PaceSpec()
+        self.n_envs, self.n_days, self.reward_name = int(n_envs), market.n_days, reward
+        self.risk_aversion, self.beta_impact, self.beta_timestep = float(risk_aversion), *_vr_constants(order)
+        self._tables(fill, eta)
+        self.multipliers = np.asarray(self.spec.multipliers, dtype=float)
+        clip = self.spec.clip
+        self.observation_space = spaces.Box(-clip, clip, (len(PACE_FEATURES),), np.float32)
+        self.action_space = spaces.Discrete(len(self.spec.multipliers))
+        self.orders = PaceOrders.repeat(order, self.n_envs)
+        zeros = np.zeros(self.n_envs)
+        self.day = zeros.astype(np.int64)
+        self.k = zeros.astype(np.int64)
+        self.done_lots = zeros.astype(np.int64)
+        self.planned = zeros.copy()  # R, planned lots left
+        self.twap_price, self.arrival, self.size_feature = zeros.copy(), zeros.copy(), zeros.copy()
+        self.running = np.zeros(self.n_envs, dtype=bool)
+
+    # ------------------------------------------------------------ per-window tables
+
+    def _tables(self, fill: str, eta: float) -> None:
+        """Arrays over every minute of every day, computed once: fill terms and the state's inputs."""
+        market = self.market
+        minutes = np.arange(market.close.shape[1])
+        terms = fill_terms(market, minutes, fill, +1, eta)  # the side is applied per slot
+        self.base, self.coef, self.spread = terms.base, terms.coef, terms.spread[:, 0]
+        self.log_close = np.log(market.close)
+        zero = np.zeros((market.n_days, 1))
+        self.cum_log_close = np.concatenate([zero, np.cumsum(self.log_close, axis=1)], axis=1)
+        self.sigma = np.maximum(market.sigma_1m, 1e-6)
+        profile = np.maximum(market.volume_profile, 1.0)
+        self.volume_ratio = market.volume / profile
+        self.cum_profile = np.concatenate([zero, np.cumsum(profile, axis=1)], axis=1)
+        self.open = market.open_price
+
+    # ------------------------------------------------------------ episodes
+
+    def begin(self, slots: np.ndarray, days: np.ndarray, orders: PaceOrders | None = None) -> None:
+        """Start episodes in ``slots`` on ``days`` (and, optionally, with new orders for those slots)."""
+        slots, days = np.asarray(slots), np.asarray(days)
+        if orders is not None:
+            for name in PaceOrders.__dataclass_fields__:
+                getattr(self.orders, name)[slots] = getattr(orders, name)
+        o = self.orders.take(slots)
+        self.day[slots], self.k[slots], self.done_lots[slots] = days, 0, 0
+        self.planned[slots] = o.lots
+        self.arrival[slots] = self.market.close[days, o.start - 1]
+        self.twap_price[slots] = self._twap_price(days, o)
+        horizon = o.start + o.interval * o.intervals
+        expected = self.cum_profile[days, horizon] - self.cum_profile[days, o.start]
+        self.size_feature[slots] = np.log10(np.maximum(o.lots * o.lot_size, 1) / np.maximum(expected, 1.0))
+        self.running[slots] = True
+
+    def _fill_price(self, days: np.ndarray, minute: np.ndarray, side: np.ndarray, qty: np.ndarray) -> np.ndarray:
+        return self.base[days, minute] + side * (self.spread[days] + self.coef[days, minute] * np.sqrt(qty))
+
+    def _twap_price(self, days: np.ndarray, o: PaceOrders) -> np.ndarray:
+        """Average fill price of ``twap_even`` for each slot's order and day."""
+        n_max = int(o.intervals.max()) if len(days) else 0
+        lots = twap_lots(o.lots, o.intervals, n_max)  # [n, n_max]
+        k = np.arange(n_max)[None, :]
+        minute = np.minimum(o.start[:, None] + k * o.interval[:, None], self.base.shape[1] - 1)
+        qty = lots * o.lot_size[:, None]
+        price = self._fill_price(days[:, None], minute, o.side[:, None], qty)
+        return (price * qty).sum(axis=1) / np.maximum(qty.sum(axis=1), 1)
+
+    def live(self) -> np.ndarray:
+        """Slots whose episode is running."""
+        return self.running.copy()
+
+    # ------------------------------------------------------------ state
+
+    def observe(self, slots: np.ndarray | None = None) -> np.ndarray:
+        """The pace state of ``slots`` (default: all) at their current decision (:data:`PACE_FEATURES`)."""
+        slots = np.arange(self.n_envs) if slots is None else np.asarray(slots)
+        o, days = self.orders.take(slots), self.day[slots]
+        k = np.minimum(self.k[slots], o.intervals)
+        j = o.start + k * o.interval  # decision minute; the state reads bars < j
+
+        def lc(index: np.ndarray) -> np.ndarray:
+            return self.log_close[days, np.maximum(index, 0)]
+
+        sigma, side, last = self.sigma[days], o.side, lc(j - 1)
+        lo = np.maximum(j - _MEAN_WINDOW, 0)
+        mean = (self.cum_log_close[days, j] - self.cum_log_close[days, lo]) / np.maximum(j - lo, 1)
+        elapsed = np.maximum(j - o.start, 1)
+        features = np.stack(
+            [
+                side * (last - lc(j - 2)) / sigma,
+                side * (last - lc(j - 6)) / (sigma * math.sqrt(5)),
+                side * (last - lc(j - 16)) / (sigma * math.sqrt(15)),
+                side * (last - mean) / sigma,
+                side * (last - lc(o.start - 1)) / (sigma * np.sqrt(elapsed)),
+                self.volume_ratio[days, np.maximum(j - 1, 0)],
+                self.size_feature[slots],
+                (o.lots - self.done_lots[slots]) / o.lots,
+                (o.intervals - k) / o.intervals,
+            ],
+            axis=1,
+        )
+        return np.clip(features, -self.spec.clip, self.spec.clip).astype(np.float32)
+
+    # ------------------------------------------------------------ dynamics
+
+    def step(self, actions: np.ndarray) -> BatchStep:
+        """Apply one pace action per live slot; the forced order at the horizon ends the rest."""
+        live = self.running
+        actions = np.asarray(actions, dtype=np.int64).reshape(self.n_envs)
+        if np.any(live & ((actions < 0) | (actions >= len(self.multipliers)))):
+            raise ValueError(f"actions outside 0..{len(self.multipliers) - 1}")
+        o, days, k = self.orders, self.day, self.k
+        left_decisions = np.maximum(o.intervals - k, 1)
+        child = np.minimum(self.multipliers[np.where(live, actions, 0)] * self.planned / left_decisions, self.planned)
+        planned = self.planned - child
+        target = np.minimum(np.floor(o.lots - planned + 0.5 + _EPS), o.lots).astype(np.int64)
+        sent = np.where(live, np.maximum(target - self.done_lots, 0), 0)
+        minute = o.start + k * o.interval
+        reward = self._reward(days, minute, sent, child, k, live)
+        done_lots = self.done_lots + sent
+        k_next = k + 1
+        forced = live & (k_next >= o.intervals) & (done_lots < o.lots)
+        if forced.any():
+            rest = np.where(forced, o.lots - done_lots, 0)
+            horizon = o.start + o.intervals * o.interval
+            reward = reward + np.where(forced, self._reward(days, horizon, rest, planned, k_next, forced), 0.0)
+            planned = np.where(forced, 0.0, planned)
+            done_lots = np.where(forced, o.lots, done_lots)
+        ended = live & ((done_lots >= o.lots) | (k_next >= o.intervals))
+        if self.reward_name == "pa":  # the rest of the plan counts as planned now; TWAP's penalty sums to beta
+            rest = np.where(ended, planned, 0.0) / o.lots
+            reward = reward + np.where(ended, self.spec.pace_penalty_bps * (1.0 - o.intervals * rest * rest), 0.0)
+            planned = np.where(ended, 0.0, planned)
+        decision = k.copy()
+        self.k = np.where(live, k_next, k)
+        self.done_lots = np.where(live, done_lots, self.done_lots)
+        self.planned = np.where(live, planned, self.planned)
+        self.running = live & ~ended
+        return BatchStep(self.observe(), np.where(live, reward, 0.0), ended, sent, decision)
+
+    def _reward(
+        self,
+        days: np.ndarray,
+        minute: np.ndarray,
+        lots: np.ndarray,
+        planned_child: np.ndarray,
+        k: np.ndarray,
+        live: np.ndarray,
+    ) -> np.ndarray:
+        """The step reward of ``lots`` filled at ``minute`` (``planned_child`` lots planned), for each slot."""
+        o = self.orders
+        qty = lots * o.lot_size
+        price = self._fill_price(days, minute, o.side, qty)
+        x = lots / o.lots
+        if self.reward_name == "pa":
+            advantage = o.side * (self.twap_price - price) / self.arrival * BPS * x
+            pace = planned_child / o.lots
+            return np.where(live, advantage - self.spec.pace_penalty_bps * o.intervals * pace * pace, 0.0)
+        if self.reward_name == "vr":
+            previous = np.where(k == 0, o.start - 1, minute - o.interval)
+            close = self.market.close
+            delta = o.side * (close[days, previous] - close[days, minute]) / self.open[days] * BPS
+            step_bonus = np.where(k < o.intervals, self.beta_timestep, 0.0)
+            return np.where(live, vanilla_reward(delta, x, self.beta_impact, step_bonus), 0.0)
+        shortfall = o.side * (price - self.arrival) / self.arrival * BPS * x
+        held = (o.lots - self.done_lots - lots) / o.lots
+        variance = (BPS * self.sigma[days]) ** 2 * o.interval * held * held
+        variance = np.where(k < o.intervals, variance, 0.0)
+        return np.where(live, -(shortfall + self.risk_aversion * variance), 0.0)
+
+
+def _vr_constants(order: OrderParams) -> tuple[float, float]:
+    return float(order.beta_impact), float(order.beta_timestep)
