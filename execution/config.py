@@ -89,7 +89,7 @@ class PromotionRule:
     min_advantage_over_twap_bps: float = 0.0
     require_twap_ci: bool = False
     min_validation_days: int = 2
-    fill: str | None = None  # None: the fill model the challenger was trained with
+    fill: str | None = "impact"  # the service trades real sizes; None: the challenger's training fill
     n_resamples: int = 2000
     bootstrap_seed: int = 0
 

@@ -23,6 +23,7 @@ from execution.models.artifacts import save_artifact, sha256_file, write_learnin
 from execution.sim.backtest import run_strategies
 from execution.sim.execution_env import ExecutionEnv
 from execution.sim.market import from_bars
+from execution.sim.pace import PaceSpec
 from execution.sim.policy import policy_strategy
 
 ORDER = OrderParams()
@@ -69,28 +70,61 @@ def test_dqn_family_networks_and_seed_hyperparameters(market, agent, hidden):
     assert shapes == [(N_OBS, 20)] + [(20, 20)] * (hidden - 1) + [(20, N_ACTIONS)]
     dropouts = [m for m in q_net.modules() if isinstance(m, th.nn.Dropout)]
     assert len(dropouts) == hidden and all(d.p == 0.1 for d in dropouts)
-    # mini-batch 32, replay 10,000, Adam 0.001, target every 50 episodes x 50 steps,
+    # mini-batch 32, replay 10,000, Adam 0.001, target every 50 finished episodes,
     # epsilon 1.0 -> 0.1 over 6,000 of the 50,000 frames
     assert (model.batch_size, model.buffer_size) == (32, 10_000)
     assert isinstance(model.policy.optimizer, th.optim.Adam)
     assert model.policy.optimizer.param_groups[0]["lr"] == 0.001
-    assert model.target_update_interval == 2500
+    assert model.target_update_episodes == 50
     assert model.exploration_fraction == pytest.approx(6000 / 50_000)
     assert model.exploration_schedule(1.0) == 1.0
     assert model.exploration_schedule(1.0 - 6000 / 50_000) == pytest.approx(0.1)
     assert model.exploration_schedule(0.5) == pytest.approx(0.1)
 
 
-def test_q_values_are_clipped_to_plus_minus_100(market):
+def test_the_td_target_is_clipped_to_plus_minus_100_and_the_online_q_values_keep_their_gradient(market):
     env = DummyVecEnv([lambda: ExecutionEnv(market, ORDER)])
     model = families.build("dqn_sl", env, catalog.hyperparameters("dqn_sl"), 1000, ORDER.intervals, seed=0)
-    out = _linear_layers(model.q_net)[-1]
-    with th.no_grad():
-        out.weight.zero_()
-        out.bias.copy_(th.linspace(-300.0, 300.0, N_ACTIONS))
-    q = model.q_net(th.as_tensor(real_observations(market, 4)))
+    bias = th.linspace(-300.0, 300.0, N_ACTIONS)
+    for net in (model.q_net, model.q_net_target):
+        out = _linear_layers(net)[-1]
+        with th.no_grad():
+            out.weight.zero_()
+            out.bias.copy_(bias)
+    obs = th.as_tensor(real_observations(market, 4))
+    target = model.q_net_target(obs)  # what enters the TD target: clamped
     expected = np.clip(np.linspace(-300.0, 300.0, N_ACTIONS), -100, 100)
-    np.testing.assert_allclose(q.detach().numpy(), np.broadcast_to(expected, (4, N_ACTIONS)), rtol=1e-6)
+    np.testing.assert_allclose(target.detach().numpy(), np.broadcast_to(expected, (4, N_ACTIONS)), rtol=1e-6)
+    online = model.q_net(obs)  # not clamped: no ties at the bound, and a gradient for every action
+    np.testing.assert_allclose(online.detach().numpy()[0], bias.numpy(), rtol=1e-6)
+    assert int(online.argmax(dim=1)[0]) == N_ACTIONS - 1
+    online[:, -1].sum().backward()  # the highest action, far beyond +100, still gets a gradient
+    assert _linear_layers(model.q_net)[-1].bias.grad[-1] != 0
+
+
+def test_the_target_network_is_synced_every_50_finished_episodes(market):
+    from stable_baselines3.common.callbacks import BaseCallback
+
+    class WatchTarget(BaseCallback):
+        def __init__(self) -> None:
+            super().__init__()
+            self.synced_at: list[int] = []
+            self._last = None
+
+        def _on_step(self) -> bool:
+            weights = th.cat([p.flatten() for p in self.model.q_net_target.parameters()]).clone()
+            if self._last is not None and not th.equal(weights, self._last):
+                self.synced_at.append(self.model._episode_num)
+            self._last = weights
+            return self.model._episode_num < 130
+
+    env = DummyVecEnv([lambda: ExecutionEnv(market, ORDER)])
+    hyper = catalog.hyperparameters("dqn_sl", learning_starts=10)
+    model = families.build("dqn_sl", env, hyper, 100_000, ORDER.intervals, seed=0)
+    watch = WatchTarget()
+    model.learn(100_000, callback=watch)
+    # the copy happens at the first step after 50 (then 100) episodes have finished, whatever their length
+    assert watch.synced_at == [50, 100]
 
 
 def test_dropout_acts_in_training_only_and_never_on_the_target(market):
@@ -239,7 +273,7 @@ def test_each_agent_trains_saves_reloads_and_acts(market, agent, tmp_path):
     after, _ = reloaded.predict(obs, deterministic=True)
     assert after.shape == (12,) and np.all((after >= 0) & (after <= ORDER.lots))
     np.testing.assert_array_equal(before, after)
-    lots = policy_strategy(reloaded)(market, ORDER, "seed")  # acts in the backtester
+    lots = policy_strategy(reloaded, "seed")(market, ORDER, "seed")  # acts in the backtester
     assert lots.shape == (market.n_days, ORDER.intervals) and np.all(lots.sum(axis=1) <= ORDER.lots)
 
 
@@ -262,24 +296,30 @@ def test_fine_tuning_starts_from_the_saved_weights(market, tmp_path):
     # no gradient step happens before learning_starts (100 transitions): the weights are the base's
     for a, b in zip(base.model.policy.parameters(), tuned.model.policy.parameters(), strict=True):
         assert th.equal(a, b)
-    assert tuned.model.exploration_fraction == 1.0  # a fresh schedule for the new budget of 50 steps
+    # exploration continues where the base stopped (not from 1.0), towards the final epsilon
+    assert base.model.exploration_rate < 1.0
+    assert tuned.model.exploration_initial_eps == pytest.approx(base.model.exploration_rate)
+    assert tuned.model.exploration_schedule(1.0) == pytest.approx(base.model.exploration_rate)
+    assert tuned.model.exploration_schedule(0.0) == pytest.approx(0.1)
 
 
 # ------------------------------------------------------------------ learning
 
 
-def falling_day(day: date = date(2020, 1, 31), first_close: float = 1000.0, drop_per_min: float = 0.5) -> pd.DataFrame:
-    """One session whose price falls by the same amount every minute: a buyer gains by waiting."""
+def v_day(day: date = date(2020, 1, 31), first_close: float = 1000.0, slope: float = 0.5) -> pd.DataFrame:
+    """One session falling 0.5 INR a minute until 10:30, then rising as fast: a buyer should buy near 10:30."""
     ts = pd.date_range(f"{day} 09:15", periods=375, freq="min", tz="Asia/Kolkata")
-    close = first_close - drop_per_min * np.arange(375)
-    opens = close + drop_per_min
+    minute = np.arange(375)
+    bottom = 75  # 10:30, the middle of the 09:30 order's 100 minutes
+    close = first_close - slope * np.minimum(minute, bottom) + slope * np.maximum(minute - bottom, 0)
+    opens = np.r_[close[0], close[:-1]]
     return pd.DataFrame(
         {
-            "symbol": "FALLING",
+            "symbol": "VDAY",
             "ts": ts,
             "open": opens,
-            "high": opens,
-            "low": close,
+            "high": np.maximum(opens, close),
+            "low": np.minimum(opens, close),
             "close": close,
             "volume": 100_000.0,
             "source": "test",
@@ -287,14 +327,31 @@ def falling_day(day: date = date(2020, 1, 31), first_close: float = 1000.0, drop
     )
 
 
-def test_a_short_dqn_run_learns_to_beat_immediate_on_a_falling_day():
-    market = from_bars(falling_day(), ORDER)
-    run = train_agent("dqn_sl", market, ORDER, episodes=300, seed=0, overrides={"learning_starts": 200})
-    frame = run_strategies([market], ORDER, [("dqn", policy_strategy(run.model)), "immediate"], ["seed"])
-    result = frame.set_index("strategy")
-    # immediate buys all 20 lots at the first decision's close; every later close is lower, so
-    # each lot sent later is cheaper: 0.5 INR a minute on ~1000 is ~5 bps a minute
-    assert result.loc["dqn", "shortfall_bps"] < result.loc["immediate", "shortfall_bps"] - 25.0
-    assert result.loc["dqn", "child_orders"] > 1
-    assert result.loc["dqn", "reward_vr"] > result.loc["immediate", "reward_vr"]
-    assert np.mean(run.episode_rewards[-50:]) > np.mean(run.episode_rewards[:50])
+class ConstantPace:
+    """The same pace action at every decision."""
+
+    def __init__(self, action: int) -> None:
+        self.action = action
+
+    def predict(self, observation, state=None, episode_start=None, deterministic=False):
+        return np.full(len(observation), self.action), state
+
+
+def test_dqn_learns_a_schedule_no_constant_pace_and_no_untrained_network_reaches():
+    """On a V-shaped day the best schedule waits, then buys near the bottom: no constant action does that."""
+    market = from_bars(v_day(), ORDER)
+    run = train_agent("dqn_sl", market, ORDER, episodes=200, seed=0, mdp="pace", fill="impact", progress=False)
+    env = make_vec_env(market, ORDER, None, "impact", 1, "batch", mdp="pace")
+    untrained = families.build("dqn_sl", env, catalog.hyperparameters("dqn_sl"), 1000, ORDER.intervals, seed=0)
+    constants = [(f"pace{a}", policy_strategy(ConstantPace(a), "pace")) for a in range(len(PaceSpec().multipliers))]
+    named = [
+        ("trained", policy_strategy(run.model, "pace")),
+        ("untrained", policy_strategy(untrained, "pace")),
+        *constants,
+    ]
+    shortfall = run_strategies([market], ORDER, named, ["impact"]).set_index("strategy")["shortfall_bps"]
+    best_constant = shortfall[[name for name, _ in constants]].min()
+    # buying at the bottom instead of spreading saves ~60 bps over the best constant pace
+    assert shortfall["trained"] < best_constant - 20.0
+    assert shortfall["untrained"] > shortfall["trained"] + 20.0
+    assert np.mean(run.episode_rewards[-50:]) > np.mean(run.episode_rewards[:50]) + 10.0

@@ -165,7 +165,7 @@ class TimeRulePolicy:
 
 def test_policy_schedule_matches_stepping_the_environment():
     market, order, policy = random_market(6, seed=8), OrderParams(), TimeRulePolicy()
-    lots = policy_schedule(policy, market, order)
+    lots = policy_schedule(policy, market, order, "seed")
     env = ExecutionEnv(market, order)
     for day in range(6):
         obs, _ = env.reset(options={"day_index": day})
@@ -180,7 +180,7 @@ def test_policy_schedule_matches_stepping_the_environment():
 
 
 def test_names_resolve_to_baselines_and_through_the_resolvers_given():
-    resolvers = {"fixed": lambda rest: policy_strategy(TimeRulePolicy()) if rest == "time" else None}
+    resolvers = {"fixed": lambda rest: policy_strategy(TimeRulePolicy(), "seed") if rest == "time" else None}
     strategy = resolve_strategy("fixed:time", resolvers)
     market = random_market(3)
     assert strategy(market, OrderParams(), "seed").sum() == 60

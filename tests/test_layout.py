@@ -164,11 +164,12 @@ def test_an_artifact_saved_before_the_move_loads_and_acts_as_it_did(legacy, agen
     path = LEGACY / entry["file"]
     assert sha256_file(path) == entry["sha256"]  # the committed file is the one saved then
     model = load_artifact(agent, path, f"legacy {agent}")
-    frame = run_strategies([market], OrderParams(), [(agent, policy_strategy(model))], fills=["impact"])
+    frame = run_strategies([market], OrderParams(), [(agent, policy_strategy(model, "seed"))], fills=["impact"])
     assert np.isfinite(frame["shortfall_bps"]).all()
     from execution.sim.policy import policy_schedule
 
-    np.testing.assert_array_equal(policy_schedule(model, market, OrderParams()), np.array(entry["lots_per_day"]))
+    lots = policy_schedule(model, market, OrderParams(), "seed")
+    np.testing.assert_array_equal(lots, np.array(entry["lots_per_day"]))
     assert not any(old in sys.modules for old in LEGACY_MODULES)  # the old names were only there to unpickle
 
 

@@ -377,7 +377,9 @@ def test_a_trained_champion_is_replayed_planned_and_mapped(conn, reliance, tmp_p
     from execution.models.retrain import retrain
     from execution.sim.policy import policy_strategy
 
-    trained = retrain(reliance, "RELIANCE", "dqn_sl", date(2020, 1, 27), date(2020, 1, 29), episodes=3, seed=0)
+    trained = retrain(
+        reliance, "RELIANCE", "dqn_sl", date(2020, 1, 27), date(2020, 1, 29), episodes=3, seed=0, mdp="seed"
+    )
     model_id = trained["model_id"]
     if registry.champion(conn, "RELIANCE") is None:
         registry.promote(conn, model_id, "test: make the tiny model the champion")
@@ -392,7 +394,7 @@ def test_a_trained_champion_is_replayed_planned_and_mapped(conn, reliance, tmp_p
     assert payload["models_in_use"][0]["model"]["model_id"] == model_id
     assert section["champion"]["used"] == f"dqn_sl #{model_id}"
     expected = backtest(
-        conn, ["RELIANCE"], DAY, DAY, reliance.order, [("champion", policy_strategy(model))], store=False
+        conn, ["RELIANCE"], DAY, DAY, reliance.order, [("champion", policy_strategy(model, record.mdp))], store=False
     ).per_day
     for row in expected[expected["strategy"] == "champion"].to_dict(orient="records"):
         for column in ("avg_price", "shortfall_bps", "advantage_bps", "child_orders"):

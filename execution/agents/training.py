@@ -40,7 +40,7 @@ from execution.config import OrderParams
 from execution.json_values import json_safe
 from execution.sim.execution_env import ExecutionEnv
 from execution.sim.market import MarketData
-from execution.sim.mdp import DEFAULT_REWARD, check_mdp, make_batch
+from execution.sim.mdp import DEFAULT_FILL, DEFAULT_REWARD, check_mdp, make_batch
 
 WORKER_PRELOAD = (
     "stable_baselines3.common.vec_env.subproc_vec_env",
@@ -186,7 +186,7 @@ def train_agent(
     episodes: int | None = None,
     mdp: str = "seed",
     reward: str | None = None,
-    fill: str = "seed",
+    fill: str | None = None,
     seed: int | None = None,
     init_from: Path | None = None,
     progress: bool | None = None,
@@ -195,10 +195,12 @@ def train_agent(
 ) -> TrainingRun:
     """Train ``agent`` on ``mdp`` over ``market`` for ``episodes`` episodes (default: the seed's count).
 
-    ``reward`` defaults to the MDP's (VR for the seed's, the TWAP-relative ``pa`` for the pace MDP).
+    ``reward`` and ``fill`` default to the MDP's (VR and the seed fill for the seed's MDP; the
+    TWAP-relative ``pa`` and the impact fill for the pace MDP).
     """
     spec = catalog.agent_spec(agent)
     reward = reward or DEFAULT_REWARD[check_mdp(mdp)]
+    fill = fill or DEFAULT_FILL[mdp]
     hyper = catalog.hyperparameters(agent, **(overrides or {}))
     episodes = spec.default_episodes if episodes is None else int(episodes)
     if episodes < 1:

@@ -8,6 +8,8 @@ import json
 from execution.commands._args import iso_date
 from execution.config import Settings
 from execution.sim.fills import FILL_MODELS
+from execution.sim.mdp import MDPS
+from execution.sim.pace import PACE_REWARDS
 from execution.sim.rewards import REWARDS
 
 
@@ -21,8 +23,18 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--train-start", type=iso_date, help="first training day (default: the configured window)")
     p.add_argument("--train-end", type=iso_date, help="last training day (default: the configured window)")
     p.add_argument("--episodes", type=int, help="training episodes (default: the seed's, 1000 DQN / 2000 A3C and PPO)")
-    p.add_argument("--reward", choices=list(REWARDS), default="vr", help="reward: vanilla or Almgren-Chriss")
-    p.add_argument("--fill", choices=list(FILL_MODELS), default="seed", help="fill model of the simulator")
+    p.add_argument(
+        "--mdp",
+        choices=list(MDPS),
+        default="pace",
+        help="pace: actions as multiples of the TWAP pace, any order (production, default); seed: the seed article's",
+    )
+    p.add_argument(
+        "--reward",
+        choices=sorted({*REWARDS, *PACE_REWARDS}),
+        help="reward (default: pa, TWAP-relative, on the pace MDP; vr on the seed MDP); vr, acr on both",
+    )
+    p.add_argument("--fill", choices=list(FILL_MODELS), help="training fill model (default: impact pace, seed seed)")
     p.add_argument("--seed", type=int, help="random seed (same seed, same model); default: drawn and recorded")
     p.add_argument("--fine-tune", action="store_true", help="continue from the symbol's champion of this agent")
     p.add_argument(
@@ -69,6 +81,7 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
         end,
         episodes=args.episodes,
         seed=args.seed,
+        mdp=args.mdp,
         reward=args.reward,
         fill=args.fill,
         fine_tune=args.fine_tune,
@@ -98,7 +111,7 @@ def format_summary(summary: dict) -> str:
     lines = [
         f"model {summary['model_id']}: {summary['agent']} on {summary['symbol']} "
         f"{summary['train_start']}..{summary['train_end']} ({summary['train_days']} days), "
-        f"reward {summary['reward']}, fill {summary['fill']}, seed {summary['seed']}",
+        f"{summary['mdp']} MDP, reward {summary['reward']}, fill {summary['fill']}, seed {summary['seed']}",
         f"  trained {summary['episodes']} episodes, {summary['timesteps']} steps in {summary['wall_s']:.1f} s "
         f"({summary['steps_per_s']:.0f} steps/s); mean reward of the last 100 episodes "
         f"{summary['mean_reward_last_100']:.2f}",

@@ -25,6 +25,7 @@ from typing import TYPE_CHECKING
 
 from execution.config import OrderParams, Settings
 from execution.models.registry import ModelRecord
+from execution.sim.mdp import expected_spaces
 
 if TYPE_CHECKING:  # torch and stable-baselines3 are imported when a model is loaded, not with this module
     from stable_baselines3.common.base_class import BaseAlgorithm
@@ -127,14 +128,19 @@ def verify_artifact(settings: Settings, record: ModelRecord) -> Path:
     return path
 
 
-def check_compatible(model: BaseAlgorithm, order: OrderParams, label: str) -> None:
-    """``IncompatibleModel`` unless ``model`` observes ``n_history + 3`` values and has ``V/m + 1`` actions."""
+def check_compatible(model: BaseAlgorithm, order: OrderParams, label: str, mdp: str = "seed") -> None:
+    """``IncompatibleModel`` unless ``model``'s spaces are those ``mdp`` needs for ``order``.
+
+    A seed-MDP model fits one order shape (``n_history + 3`` values, ``V/m + 1`` actions); a pace-MDP
+    model fits every order.
+    """
     obs_shape = tuple(model.observation_space.shape or ())
     n_actions = int(getattr(model.action_space, "n", -1))
-    if obs_shape != (order.n_history + 3,) or n_actions != order.lots + 1:
+    needed_obs, needed_actions = expected_spaces(mdp, order)
+    if obs_shape != needed_obs or n_actions != needed_actions:
         raise IncompatibleModel(
-            f"{label} observes {obs_shape} and has {n_actions} actions; the order needs "
-            f"({order.n_history + 3},) and {order.lots + 1}"
+            f"{label} ({mdp} MDP) observes {obs_shape} and has {n_actions} actions; the order needs "
+            f"{needed_obs} and {needed_actions}"
         )
 
 
@@ -169,5 +175,5 @@ def load_model(settings: Settings, record: ModelRecord, order: OrderParams | Non
     path = verify_artifact(settings, record)
     model = load_artifact(record.agent, path, model_label(record))
     if order is not None:
-        check_compatible(model, order, model_label(record))
+        check_compatible(model, order, model_label(record), record.mdp)
     return model

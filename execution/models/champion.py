@@ -83,6 +83,11 @@ class PolicyChoice:
             return f"champion #{champion_id} cannot be loaded, fell back to twap_seed: {why}"
         return f"champion #{champion_id} cannot be loaded, using the previous champion: {why}"
 
+    @property
+    def mdp(self) -> str:
+        """The MDP the policy acts on (``seed`` for twap_seed, which needs none)."""
+        return "seed" if self.record is None else self.record.mdp
+
     def describe(self) -> str:
         """One line: what is used, and why when it is not the champion."""
         used = TWAP if self.model_id is None else f"model {self.model_id} ({self.source})"
@@ -90,7 +95,7 @@ class PolicyChoice:
 
     def schedule(self) -> Schedule:
         """The backtest strategy of this choice (the policy acting greedily, else twap_seed)."""
-        return twap_seed if self.policy is None else policy_strategy(self.policy)
+        return twap_seed if self.policy is None else policy_strategy(self.policy, self.mdp)
 
     def model_json(self) -> dict[str, Any] | None:
         """The registry record of the model used, JSON-serialisable (None for twap_seed)."""

@@ -38,10 +38,10 @@ import numpy as np
 from execution.config import OrderParams, PromotionRule, Settings
 from execution.json_values import json_safe
 from execution.sim.backtest import run_strategies
+from execution.sim.baselines import Schedule
 from execution.sim.fills import FILL_MODELS, check_fill
 from execution.sim.market import MarketData
 from execution.sim.metrics import bootstrap_mean_ci, summarize
-from execution.sim.policy import policy_strategy
 
 
 def load_rule(settings: Settings) -> PromotionRule:
@@ -130,20 +130,22 @@ def decide(vs_twap: Comparison, vs_incumbent: Comparison | None, rule: Promotion
 def evaluate(
     market: MarketData,
     order: OrderParams,
-    challenger: Any,
-    incumbent: Any | None,
+    challenger: Schedule,
+    incumbent: Schedule | None,
     rule: PromotionRule,
     fill: str,
     incumbent_label: str = "champion",
 ) -> tuple[Decision, dict[str, Any]]:
     """Backtest the challenger (and the incumbent) on ``market`` under both fills, then :func:`decide` under ``fill``.
 
-    Returns the decision and the JSON-serialisable validation metrics stored in the registry:
-    the backtester's summary rows of each strategy and fill, the comparisons, the decision.
+    ``challenger`` and ``incumbent`` are strategies (a policy on its MDP: ``policy_strategy(model, mdp)``);
+    ``incumbent=None`` means the service trades ``twap_seed`` now. Returns the decision and the
+    JSON-serialisable validation metrics stored in the registry: the backtester's summary rows of
+    each strategy and fill, the comparisons, the decision.
     """
-    strategies = [("challenger", policy_strategy(challenger))]
+    strategies = [("challenger", challenger)]
     if incumbent is not None:
-        strategies.append((incumbent_label, policy_strategy(incumbent)))
+        strategies.append((incumbent_label, incumbent))
     per_day = run_strategies([market], order, [*strategies, "twap_seed"], FILL_MODELS)
     summary = summarize(per_day, rule.n_resamples, rule.bootstrap_seed)
     summary = summary[summary["symbol"] != "ALL"] if "symbol" in summary else summary

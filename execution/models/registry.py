@@ -50,6 +50,7 @@ class ModelRecord:
     seed: int
     reward: str
     fill: str
+    mdp: str  # 'seed' or 'pace' (execution.sim.mdp)
     hyperparameters: dict[str, Any]
     order_params: dict[str, Any]
     code_version: str
@@ -129,15 +130,16 @@ def register(
     parent_model_id: int | None = None,
     model_id: int | None = None,
     version: str | None = None,
+    mdp: str = "seed",
 ) -> int:
     """Insert a ``candidate`` model (and a ``registered`` event); returns its id."""
     model_id = reserve_model_id(conn) if model_id is None else int(model_id)
     with conn.cursor() as cur:
         cur.execute(
             "INSERT INTO models (model_id, agent, symbol, train_start, train_end, train_days, episodes, timesteps,"
-            " seed, reward, fill, hyperparameters, order_params, code_version, artifact_path, sha256, curve_path,"
-            " wall_s, parent_model_id)"
-            " VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s)",
+            " seed, reward, fill, mdp, hyperparameters, order_params, code_version, artifact_path, sha256,"
+            " curve_path, wall_s, parent_model_id)"
+            " VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s)",
             (
                 model_id,
                 agent,
@@ -150,6 +152,7 @@ def register(
                 int(seed),
                 reward,
                 fill,
+                mdp,
                 json_dumps(hyperparameters),
                 json_dumps(asdict(order)),
                 version or code_version(),
@@ -164,7 +167,7 @@ def register(
         conn,
         symbol,
         "registered",
-        f"{agent} trained on {train_start}..{train_end}, {episodes} episodes",
+        f"{agent} ({mdp} MDP) trained on {train_start}..{train_end}, {episodes} episodes",
         model_id,
         {"artifact_path": artifact_path, "sha256": sha256, "parent_model_id": parent_model_id},
     )

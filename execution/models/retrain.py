@@ -40,18 +40,26 @@ from execution.models.champion import resolve_champion
 from execution.models.promotion import PromotionRule, evaluate, load_rule
 from execution.models.windows import ValidationWindow, validation_window
 from execution.sim.market import MarketData, load
+from execution.sim.mdp import DEFAULT_FILL, check_mdp
+from execution.sim.policy import policy_strategy
 
 
-def fine_tune_base(conn: Any, settings: Settings, symbol: str, agent: str) -> tuple[registry.ModelRecord | None, str]:
-    """The model a fine-tune of ``agent`` on ``symbol`` starts from (verified), and a sentence saying which."""
+def fine_tune_base(
+    conn: Any, settings: Settings, symbol: str, agent: str, mdp: str = "pace"
+) -> tuple[registry.ModelRecord | None, str]:
+    """The model a fine-tune of ``agent`` on ``mdp`` for ``symbol`` starts from (verified), and a sentence why."""
     current = registry.champion(conn, symbol)
-    if current is not None and current.agent == agent:
+    if current is not None and (current.agent, current.mdp) == (agent, mdp):
         base, which = current, "the champion"
     else:
-        former = [m for m in registry.list_models(conn, symbol) if m.agent == agent and m.promoted_at is not None]
+        former = [
+            m
+            for m in registry.list_models(conn, symbol)
+            if (m.agent, m.mdp) == (agent, mdp) and m.promoted_at is not None
+        ]
         if not former:
-            held = "no champion" if current is None else f"the champion is a {current.agent} model"
-            return None, f"no {agent} model of {symbol} was ever champion ({held}): trained from scratch"
+            held = "no champion" if current is None else f"the champion is a {current.agent} {current.mdp}-MDP model"
+            return None, f"no {agent} {mdp}-MDP model of {symbol} was ever champion ({held}): trained from scratch"
         base, which = former[-1], "the latest former champion of this agent"
     try:
         verify_artifact(settings, base)
@@ -69,6 +77,7 @@ def _training_summary(run: TrainingRun) -> dict[str, Any]:
         "wall_s": round(run.wall_s, 3),
         "steps_per_s": round(run.steps_per_s, 1),
         "seed": run.seed,
+        "mdp": run.mdp,
         "reward": run.reward,
         "fill": run.fill,
         "train_days": run.train_days,
@@ -86,12 +95,13 @@ class _SavedModel(NamedTuple):
 
 
 def _training_inputs(
-    settings: Settings, symbol: str, agent: str, train_start: date, train_end: date, fine_tune: bool
+    settings: Settings, symbol: str, agent: str, window: tuple[date, date], fine_tune: bool, mdp: str
 ) -> tuple[MarketData, registry.ModelRecord | None, str, int]:
     """The training window's market data, the fine-tune base (None: from scratch) and why, and a reserved model id."""
     with connection(settings) as conn:
-        market = load(conn, symbol, train_start, train_end, settings.order)
-        base, base_note = fine_tune_base(conn, settings, symbol, agent) if fine_tune else (None, "trained from scratch")
+        market = load(conn, symbol, *window, settings.order)
+        scratch = (None, "trained from scratch")
+        base, base_note = fine_tune_base(conn, settings, symbol, agent, mdp) if fine_tune else scratch
         model_id = registry.reserve_model_id(conn)
     return market, base, base_note, model_id
 
@@ -112,9 +122,6 @@ def _register_candidate(
     saved: _SavedModel,
     train_start: date,
     train_end: date,
-    *,
-    reward: str,
-    fill: str,
 ) -> None:
     """Register the model ``summary`` describes (``candidate``) with its per-episode rewards and steps.
 
@@ -132,8 +139,9 @@ def _register_candidate(
         episodes=run.episodes,
         timesteps=run.timesteps,
         seed=run.seed,
-        reward=reward,
-        fill=fill,
+        reward=run.reward,
+        fill=run.fill,
+        mdp=run.mdp,
         hyperparameters=run.hyperparameters,
         order=settings.order,
         artifact_path=relative_artifact_path(settings, saved.artifact),
@@ -154,22 +162,30 @@ def retrain(
     episodes: int | None = None,
     seed: int | None = None,
     *,
-    reward: str = "vr",
-    fill: str = "seed",
+    mdp: str = "pace",
+    reward: str | None = None,
+    fill: str | None = None,
     fine_tune: bool = False,
     progress: bool | None = False,
     rule: PromotionRule | None = None,
     overrides: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
-    """Train ``agent`` on ``symbol`` over ``train_start..train_end``, register, evaluate, promote; a JSON summary."""
+    """Train ``agent`` on ``symbol`` over ``train_start..train_end``, register, evaluate, promote; a JSON summary.
+
+    ``mdp`` defaults to the production MDP (``pace``); the seed experiment passes ``"seed"``. ``reward``
+    and ``fill`` default to the MDP's (:data:`execution.sim.mdp.DEFAULT_REWARD`, ``DEFAULT_FILL``).
+    """
+    fill = fill or DEFAULT_FILL[check_mdp(mdp)]
     rule = rule or load_rule(settings)
-    market, base, base_note, model_id = _training_inputs(settings, symbol, agent, train_start, train_end, fine_tune)
+    window = (train_start, train_end)
+    market, base, base_note, model_id = _training_inputs(settings, symbol, agent, window, fine_tune, mdp)
     base_path = None if base is None else artifact_file(settings, base.artifact_path)
     run = train_agent(
         agent,
         market,
         settings.order,
         episodes=episodes,
+        mdp=mdp,
         reward=reward,
         fill=fill,
         seed=seed,
@@ -193,7 +209,7 @@ def retrain(
         "fine_tune": base_note if fine_tune else None,
     }
     with connection(settings) as conn:
-        _register_candidate(conn, settings, summary, run, saved, train_start, train_end, reward=reward, fill=fill)
+        _register_candidate(conn, settings, summary, run, saved, train_start, train_end)
         conn.commit()
         summary.update(_validate_and_promote(conn, settings, model_id, run, rule, train_start, train_end))
     return summary
@@ -233,7 +249,9 @@ def _validate_and_promote(
     has_champion = registry.champion(conn, symbol) is not None
     resolution = resolve_champion(conn, settings, symbol, order, record_fallback=has_champion)
     label = "champion" if resolution.source == "champion" else resolution.source
-    decision, metrics = evaluate(market, order, run.model, resolution.policy, rule, rule.fill or run.fill, label)
+    challenger = policy_strategy(run.model, run.mdp)
+    incumbent = None if resolution.policy is None else resolution.schedule()
+    decision, metrics = evaluate(market, order, challenger, incumbent, rule, rule.fill or run.fill, label)
     metrics["window"] = {
         "start": window.start.isoformat(),
         "end": window.end.isoformat(),

@@ -23,7 +23,7 @@ from execution.models import registry
 from execution.models.artifacts import check_compatible, load_model, model_label
 from execution.models.champion import resolve_champion
 from execution.sim import strategies as sim_strategies
-from execution.sim.baselines import Schedule, twap_seed
+from execution.sim.baselines import Schedule
 from execution.sim.market import MarketData
 from execution.sim.policy import policy_strategy
 from execution.sim.strategies import Resolvers
@@ -36,10 +36,10 @@ def model_strategy(settings: Settings, model_id: int) -> Schedule:
     with connection(settings) as conn:
         record = registry.get(conn, model_id)
     model = load_model(settings, record)
-    strategy = policy_strategy(model)
+    strategy = policy_strategy(model, record.mdp)
 
     def schedule(market: MarketData, order: OrderParams, fill: str = "seed", **simulation: float) -> np.ndarray:
-        check_compatible(model, order, model_label(record))
+        check_compatible(model, order, model_label(record), record.mdp)
         return strategy(market, order, fill, **simulation)
 
     return schedule
@@ -54,7 +54,7 @@ def champion_strategy(settings: Settings) -> Schedule:
             with connection(settings) as conn:
                 choice = resolve_champion(conn, settings, market.symbol, order)
             log.info("champion of %s", choice.describe())
-            per_symbol[market.symbol] = twap_seed if choice.policy is None else policy_strategy(choice.policy)
+            per_symbol[market.symbol] = choice.schedule()
         return per_symbol[market.symbol](market, order, fill, **simulation)
 
     return schedule

@@ -45,7 +45,6 @@ from execution.models.champion import (
     CHAMPION_NAME,
     PolicyCache,
     PolicyChoice,
-    model_policy,
     raise_if_failed,
 )
 from execution.report import charts
@@ -67,7 +66,7 @@ from execution.sim.fills import FILL_MODELS, IMPACT_ETA, execute_schedule
 from execution.sim.market import load, lookback_start
 from execution.sim.rewards import DEFAULT_RISK_AVERSION_PER_BPS
 from execution.trading.orders import ParentOrder, check_trading_day, list_orders
-from execution.trading.schedules import SCHEDULE_BASELINES, decision_table, load_schedules
+from execution.trading.schedules import SCHEDULE_BASELINES, load_schedules, read_decision_table
 
 log = logging.getLogger(__name__)
 
@@ -293,7 +292,7 @@ def performance_chart(perf: dict[str, Any], symbol: str, champion_label: str) ->
 # ---------------------------------------------------------------- tomorrow
 
 
-def tomorrow(conn: Any, settings: Settings, day: date, policies: PolicyCache) -> dict[str, Any]:
+def tomorrow(conn: Any, settings: Settings, day: date) -> dict[str, Any]:
     """The next trading day's stored schedules, per order, with decision tables (the report never plans).
 
     Schedules are written before the report (the reports DAG's ``write_next_day_schedules``, or
@@ -328,7 +327,7 @@ def tomorrow(conn: Any, settings: Settings, day: date, policies: PolicyCache) ->
         notes = {str(r["strategy"]): r["note"] for r in group.drop_duplicates("strategy").to_dict(orient="records")}
         model_ids = primary_plan["model_id"].dropna()
         model_id = int(model_ids.iloc[0]) if len(model_ids) else None
-        table = _decision_table_of(conn, settings, policies, order.symbol, params, model_id)
+        table = read_decision_table(settings, order) if model_id is not None else None
         out.append(
             {
                 "order": order,
@@ -350,23 +349,6 @@ def tomorrow(conn: Any, settings: Settings, day: date, policies: PolicyCache) ->
             }
         )
     return {"trading_day": next_day, "orders": out, "error": None}
-
-
-def _decision_table_of(
-    conn: Any, settings: Settings, policies: PolicyCache, symbol: str, params: OrderParams, model_id: int | None
-) -> pd.DataFrame | None:
-    """The decision table of the model behind a stored plan (None for a baseline or an unloadable model)."""
-    if model_id is None:
-        return None
-    choice = policies.get(symbol, params)
-    if choice.model_id == model_id and choice.uses_model:
-        return decision_table(choice.policy, params)
-    try:
-        _, policy = model_policy(conn, settings, model_id, params)
-    except ValueError as exc:
-        log.warning("no decision table for model %s: %s", model_id, exc)
-        return None
-    return decision_table(policy, params)
 
 
 def _plan_label(name: str, note: str | None) -> str:
@@ -468,7 +450,7 @@ def build_daily(conn: Any, settings: Settings, day: date, out_dir: Path) -> tupl
         if perf.get("series_days"):
             svgs["performance"] = inline_svg(performance_chart(perf, symbol, labels[CHAMPION_NAME]))
         sections.append(OrderSection(section, svgs))
-    next_plans = tomorrow(conn, settings, day, policies)
+    next_plans = tomorrow(conn, settings, day)
     plan_charts = [tomorrow_charts(entry) for entry in next_plans["orders"]]
     symbols = sorted({s.data["symbol"] for s in sections})
     data = {

@@ -44,7 +44,7 @@ from execution.sim.baselines import BASELINES
 from execution.sim.fills import FILL_MODELS
 from execution.sim.market import load
 from execution.sim.metrics import summarize
-from execution.sim.policy import policy_strategy
+from execution.sim.policy import Policy, policy_strategy
 from execution.trading.schedules import decision_table
 
 log = logging.getLogger(__name__)
@@ -92,7 +92,7 @@ def _load_policies(settings: Settings, chosen: dict, order: OrderParams) -> tupl
     policies, problems = {}, []
     for key, entry in chosen.items():
         try:
-            policies[key] = load_model(settings, entry["record"], order)
+            policies[key] = (load_model(settings, entry["record"], order), entry["record"].mdp)
         except ValueError as exc:  # ModelLoadError: missing / corrupt / incompatible artifact
             problems.append({"symbol": key[0], "agent": key[1], "error": str(exc)})
     return policies, problems
@@ -111,7 +111,7 @@ def whole_period(
             coverage.append({"symbol": symbol, "days": 0, "expected": expected, "note": str(exc)})
             continue
         named = [
-            *[(agent, policy_strategy(policy)) for (sym, agent), policy in policies.items() if sym == symbol],
+            *[(agent, policy_strategy(*loaded)) for (sym, agent), loaded in policies.items() if sym == symbol],
             *[(name, BASELINES[name]) for name in BASELINES],
         ]
         frames.append(run_backtest([market], order, named, FILL_MODELS).per_day)
@@ -230,7 +230,7 @@ def _replay_test_day(
     The charts draw the agents and ``twap_seed`` only.
     """
     named = [
-        *[(agent, policy_strategy(p)) for (sym, agent), p in policies.items() if sym == symbol],
+        *[(agent, policy_strategy(*loaded)) for (sym, agent), loaded in policies.items() if sym == symbol],
         ("twap_seed", BASELINES["twap_seed"]),
         *[(n, BASELINES[n]) for n in BASELINES if n != "twap_seed"],
     ]
@@ -243,10 +243,11 @@ def _replay_test_day(
 
 
 def _state_action_map(
-    symbol: str, policy: Any, model_id: Any, order: OrderParams
+    symbol: str, loaded: tuple[Policy, str], model_id: Any, order: OrderParams
 ) -> tuple[dict[str, Any], dict[str, Any]]:
     """The DQN-SL state-action map of ``symbol`` (lots by inventory left x time left) and its two figures."""
-    table = decision_table(policy, order)
+    policy, mdp = loaded
+    table = decision_table(policy, order, mdp=mdp)
     entry = {
         "model_id": model_id,
         "inventory_left_lots": list(table.index),
@@ -284,10 +285,10 @@ def _per_symbol_figures(
         figs = _curve_figures(symbol, curves.get(symbol, {}), order)
         test_days[symbol], replay_figs = _replay_test_day(conn, symbol, test_day, order, policies)
         figs.update(replay_figs)
-        policy = policies.get((symbol, STATE_ACTION_AGENT))
-        if policy is not None:
+        loaded = policies.get((symbol, STATE_ACTION_AGENT))
+        if loaded is not None:
             model_id = chosen[(symbol, STATE_ACTION_AGENT)]["record"].model_id
-            state_action[symbol], map_figs = _state_action_map(symbol, policy, model_id, order)
+            state_action[symbol], map_figs = _state_action_map(symbol, loaded, model_id, order)
             figs.update(map_figs)
         figures[symbol] = figs
     return figures, test_days, state_action

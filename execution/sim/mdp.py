@@ -21,6 +21,8 @@ from execution.sim.rewards import DEFAULT_RISK_AVERSION_PER_BPS
 
 MDPS: tuple[str, ...] = ("seed", "pace")
 DEFAULT_REWARD: dict[str, str] = {"seed": "vr", "pace": "pa"}
+#: Training fill model: the seed's experiment as the seed ran it; production policies learn what size costs.
+DEFAULT_FILL: dict[str, str] = {"seed": "seed", "pace": "impact"}
 
 
 def check_mdp(mdp: str) -> str:

@@ -197,9 +197,7 @@ class PaceBatch:
         self.planned[slots] = o.lots
         self.arrival[slots] = self.market.close[days, o.start - 1]
         self.twap_price[slots] = self._twap_price(days, o)
-        horizon = o.start + o.interval * o.intervals
-        expected = self.cum_profile[days, horizon] - self.cum_profile[days, o.start]
-        self.size_feature[slots] = np.log10(np.maximum(o.lots * o.lot_size, 1) / np.maximum(expected, 1.0))
+        self.size_feature[slots] = _size_feature(self.cum_profile, days, o)
         self.running[slots] = True
 
     def _fill_price(self, days: np.ndarray, minute: np.ndarray, side: np.ndarray, qty: np.ndarray) -> np.ndarray:
@@ -317,6 +315,33 @@ class PaceBatch:
         variance = (BPS * self.sigma[days]) ** 2 * o.interval * held * held
         variance = np.where(k < o.intervals, variance, 0.0)
         return np.where(live, -(shortfall + self.risk_aversion * variance), 0.0)
+
+
+def _size_feature(cum_profile: np.ndarray, days: np.ndarray, o: PaceOrders) -> np.ndarray:
+    """``log10(quantity / volume expected over the horizon)``, from the trailing profile of each minute."""
+    horizon = o.start + o.interval * o.intervals
+    expected = cum_profile[days, horizon] - cum_profile[days, o.start]
+    return np.log10(np.maximum(o.lots * o.lot_size, 1) / np.maximum(expected, 1.0))
+
+
+def size_vs_volume(market: MarketData, order: OrderParams) -> np.ndarray:
+    """The state's ``size_vs_volume`` of ``order`` on every day of ``market``, ``[n_days]``."""
+    profile = np.maximum(market.volume_profile, 1.0)
+    cum = np.concatenate([np.zeros((market.n_days, 1)), np.cumsum(profile, axis=1)], axis=1)
+    return _size_feature(cum, np.arange(market.n_days), PaceOrders.repeat(order, market.n_days))
+
+
+def pace_states(
+    inventory_left: np.ndarray, time_left: np.ndarray, volume_ratio: float = 1.0, size: float = 0.0
+) -> np.ndarray:
+    """Pace states of a flat, average market (every price feature 0) at given inventory and time left fractions."""
+    n = len(inventory_left)
+    obs = np.zeros((n, len(PACE_FEATURES)), dtype=np.float32)
+    obs[:, PACE_FEATURES.index("volume_ratio")] = volume_ratio
+    obs[:, PACE_FEATURES.index("size_vs_volume")] = size
+    obs[:, PACE_FEATURES.index("inventory_left")] = inventory_left
+    obs[:, PACE_FEATURES.index("time_left")] = time_left
+    return obs
 
 
 def _vr_constants(order: OrderParams) -> tuple[float, float]:

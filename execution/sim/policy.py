@@ -63,12 +63,12 @@ def rollout_lots(policy: Policy, batch: EpisodeBatch, intervals: int) -> np.ndar
     return lots
 
 
-def policy_schedule(policy: Policy, market: MarketData, order: OrderParams, mdp: str = "seed") -> np.ndarray:
+def policy_schedule(policy: Policy, market: MarketData, order: OrderParams, mdp: str) -> np.ndarray:
     """Lots the policy (trained on ``mdp``) sends on every day of ``market``, greedily, ``[n_days, N]``."""
     return rollout_lots(policy, make_batch(mdp, market, order, market.n_days), order.intervals)
 
 
-def policy_strategy(policy: Policy, mdp: str = "seed") -> Schedule:
+def policy_strategy(policy: Policy, mdp: str) -> Schedule:
     """A strategy that runs ``policy`` (computed once per market window and order, whatever the fill)."""
     cache: dict[str, Any] = {}
 

@@ -52,6 +52,7 @@ from execution.models.champion import CHAMPION_NAME, PolicyCache, PolicyChoice, 
 from execution.sim.episode import SESSION_OPEN_MINUTE
 from execution.sim.fills import IMPACT_ETA, executed_lots
 from execution.sim.market import DEFAULT_LOOKBACK_DAYS, MarketData, from_bars, lookback_start
+from execution.sim.pace import PaceSpec, pace_states, size_vs_volume
 from execution.sim.policy import Policy, policy_schedule
 from execution.sim.rewards import DEFAULT_RISK_AVERSION_PER_BPS
 from execution.sim.strategies import resolve_strategy
@@ -144,22 +145,37 @@ def planned_times(day: date, order: OrderParams) -> list[datetime]:
     return [start + timedelta(minutes=k * order.interval_min) for k in range(order.intervals + 1)]
 
 
-def decision_table(policy: Policy, order: OrderParams, volume_ratio: float = NOMINAL_VOLUME_RATIO) -> pd.DataFrame:
+def decision_table(
+    policy: Policy,
+    order: OrderParams,
+    volume_ratio: float = NOMINAL_VOLUME_RATIO,
+    mdp: str = "seed",
+    size_vs_volume: float = 0.0,
+) -> pd.DataFrame:
     """Lots the policy sends by inventory left (rows, ``V/m`` .. 1 lots) x time left (columns, ``T`` .. ``tau`` min).
 
-    States are constructed: a flat price history (closes / open = 1), the current minute's
-    volume ``volume_ratio`` times the trailing average, the inventory and the time left of the
-    cell; one batched ``predict(deterministic=True)``. Lots are cut to the inventory left.
+    States are constructed: a flat price history (closes / open = 1; for the pace MDP every price
+    feature 0), the current minute's volume ``volume_ratio`` times the trailing average, the
+    inventory and the time left of the cell; one batched ``predict(deterministic=True)``. A pace
+    action is shown as the lots it plans at that cell (its multiple of the TWAP pace of what is left,
+    rounded to whole lots). Lots are cut to the inventory left.
     """
     inventory = np.arange(order.lots, 0, -1)
     steps_left = np.arange(order.intervals, 0, -1)
     inv, steps = np.meshgrid(inventory, steps_left, indexing="ij")
-    obs = np.ones((inv.size, order.n_history + 3), dtype=np.float32)
-    obs[:, order.n_history] = volume_ratio
-    obs[:, order.n_history + 1] = inv.ravel() / order.lots
-    obs[:, order.n_history + 2] = steps.ravel() / order.intervals
-    actions, _ = policy.predict(obs, deterministic=True)
-    lots = np.minimum(np.asarray(actions, dtype=np.int64).reshape(inv.shape), inv)
+    if mdp == "pace":
+        obs = pace_states(inv.ravel() / order.lots, steps.ravel() / order.intervals, volume_ratio, size_vs_volume)
+        actions, _ = policy.predict(obs, deterministic=True)
+        multipliers = np.asarray(PaceSpec().multipliers)[np.asarray(actions, dtype=np.int64)]
+        planned = np.floor(multipliers * inv.ravel() / steps.ravel() + 0.5).astype(np.int64)
+        lots = np.minimum(planned.reshape(inv.shape), inv)
+    else:
+        obs = np.ones((inv.size, order.n_history + 3), dtype=np.float32)
+        obs[:, order.n_history] = volume_ratio
+        obs[:, order.n_history + 1] = inv.ravel() / order.lots
+        obs[:, order.n_history + 2] = steps.ravel() / order.intervals
+        actions, _ = policy.predict(obs, deterministic=True)
+        lots = np.minimum(np.asarray(actions, dtype=np.int64).reshape(inv.shape), inv)
     table = pd.DataFrame(lots, index=pd.Index(inventory, name="inventory_left_lots"))
     table.columns = pd.Index(steps_left * order.interval_min, name="time_left_min")
     return table
@@ -213,8 +229,13 @@ def _baseline_lots(name: str, market: MarketData, order: OrderParams) -> np.ndar
     return strategy(market, order, "seed", eta=IMPACT_ETA, risk_aversion=DEFAULT_RISK_AVERSION_PER_BPS)[0]
 
 
-def _policy_lots(policy: Policy, market: MarketData, order: OrderParams) -> np.ndarray:
-    return policy_schedule(policy, market, order)[0]
+def _policy_lots(policy: Policy, market: MarketData, order: OrderParams, mdp: str) -> np.ndarray:
+    return policy_schedule(policy, market, order, mdp)[0]
+
+
+def _decision(policy: Policy, market: MarketData, order: OrderParams, mdp: str) -> pd.DataFrame:
+    """The policy's decision table on the nominal path of ``market`` (its one day)."""
+    return decision_table(policy, order, mdp=mdp, size_vs_volume=float(size_vs_volume(market, order)[0]))
 
 
 def plan_order(
@@ -231,8 +252,8 @@ def plan_order(
     choice = policies.get(order.symbol, params)
     plan = OrderPlan(order, params, nominal, {}, CHAMPION, choice=choice)
     if choice.uses_model:
-        plan.lots[CHAMPION] = slot_lots(_policy_lots(choice.policy, market, params), params)
-        plan.decision = decision_table(choice.policy, params)
+        plan.lots[CHAMPION] = slot_lots(_policy_lots(choice.policy, market, params, choice.mdp), params)
+        plan.decision = _decision(choice.policy, market, params, choice.mdp)
     else:
         plan.lots[CHAMPION] = slot_lots(_baseline_lots("twap_seed", market, params), params)
     plan.model_ids[CHAMPION] = choice.model_id
@@ -244,10 +265,10 @@ def plan_order(
         if override.startswith("model:"):
             model_id = int(override.partition(":")[2])
             record, policy = model_policy(conn, settings, model_id, params)
-            plan.lots[override] = slot_lots(_policy_lots(policy, market, params), params)
+            plan.lots[override] = slot_lots(_policy_lots(policy, market, params, record.mdp), params)
             plan.model_ids[override] = model_id
             plan.notes[override] = f"strategy override: {record.agent} #{model_id}"
-            plan.decision = decision_table(policy, params)
+            plan.decision = _decision(policy, market, params, record.mdp)
         else:
             try:
                 lots = _baseline_lots(override, market, params)
@@ -295,13 +316,29 @@ def write_order_csv(plan: OrderPlan, folder: Path) -> Path:
     return path
 
 
+def decision_csv_path(folder: Path, order: ParentOrder) -> Path:
+    """Where the decision table of ``order``'s plan is written in a schedules folder."""
+    return folder / f"{_file_stem(order)}-decision-table.csv"
+
+
 def write_decision_csv(plan: OrderPlan, folder: Path) -> Path | None:
     """The decision table as CSV (rows: inventory left in lots; columns: time left in minutes), if there is one."""
     if plan.decision is None:
         return None
-    path = folder / f"{_file_stem(plan.order)}-decision-table.csv"
+    path = decision_csv_path(folder, plan.order)
     plan.decision.to_csv(path)
     return path
+
+
+def read_decision_table(settings: Settings, order: ParentOrder) -> pd.DataFrame | None:
+    """The decision table written with ``order``'s schedule (None when its plan has none)."""
+    path = decision_csv_path(schedules_dir(settings, order.trading_day), order)
+    if not path.is_file():
+        return None
+    table = pd.read_csv(path, index_col=0)
+    table.columns = pd.Index([int(c) for c in table.columns], name="time_left_min")
+    table.index.name = "inventory_left_lots"
+    return table
 
 
 def store_plans(conn: Any, day: date, plans: list[OrderPlan]) -> int:
