@@ -12,12 +12,16 @@ variable               meaning                                        default
 ``EXEC_SYMBOLS``       comma-separated symbols                        ``RELIANCE,SAIL``
 ``EXEC_SAMPLES_DIR``   real NSE 1-minute samples                      ``../shared/data/nse-1m``
 ``EXEC_SOURCE``        default bar source of the daily DAG            ``synthetic``
+``EXEC_SYNTHETIC_PLANTED_STRENGTH``  the synthetic source's planted    ``0``
+                       component (1-minute sds; 0 = none)
+``EXEC_SYNTHETIC_PLANTED_HALF_LIFE_MIN``  its half-life (minutes)     ``10``
 ``EXEC_CONFIG``        TOML file with any of the sections below       unset
 =====================  =============================================  =========================
 
 The TOML file may hold top-level ``symbols``, ``source``, ``samples_dir`` and the tables
 ``[order]`` (fields of :class:`OrderParams`), ``[windows]`` (``train_start``, ``train_end``,
-``validation_start``, ... as ISO dates) and ``[promotion]`` (fields of :class:`PromotionRule`).
+``validation_start``, ... as ISO dates), ``[promotion]`` (fields of :class:`PromotionRule`) and
+``[synthetic]`` (fields of :class:`SyntheticParams`; the environment variables above win).
 The file is read once, by :func:`load_settings`; everything else takes the :class:`Settings`.
 """
 
@@ -95,6 +99,21 @@ class PromotionRule:
 
 
 @dataclass(frozen=True)
+class SyntheticParams:
+    """The synthetic source's planted predictable component (:mod:`execution.data.sources.synthetic`)."""
+
+    planted_strength: float = 0.0  # stationary sd of the deviation in 1-minute sds; 0 = a martingale market
+    planted_half_life_min: float = 10.0  # minutes for the expected deviation to halve
+
+    def __post_init__(self) -> None:
+        if not (self.planted_strength >= 0 and self.planted_half_life_min > 0):  # also refuses NaN
+            raise ValueError(
+                f"[synthetic] planted_strength must be >= 0 and planted_half_life_min > 0, not "
+                f"{self.planted_strength} and {self.planted_half_life_min}"
+            )
+
+
+@dataclass(frozen=True)
 class Settings:
     """Everything configurable about the service, resolved once per process."""
 
@@ -106,6 +125,7 @@ class Settings:
     order: OrderParams = field(default_factory=OrderParams)
     windows: Windows = field(default_factory=Windows)
     promotion: PromotionRule = field(default_factory=PromotionRule)
+    synthetic: SyntheticParams = field(default_factory=SyntheticParams)
 
     @property
     def pg_dir(self) -> Path:
@@ -146,6 +166,13 @@ def _dataclass_from(cls: type, table: dict[str, Any], section: str) -> Any:
     return cls(**values)
 
 
+def _number(text: str, variable: str) -> float:
+    try:
+        return float(text)
+    except ValueError:
+        raise ValueError(f"{variable} must be a number, not {text!r}") from None
+
+
 def load_settings(environ: dict[str, str] | None = None) -> Settings:
     """Build the settings from the environment (``os.environ`` by default) and config file."""
     env = dict(os.environ if environ is None else environ)
@@ -162,6 +189,14 @@ def load_settings(environ: dict[str, str] | None = None) -> Settings:
     order = _dataclass_from(OrderParams, file_values.get("order", {}), "order")
     windows = _dataclass_from(Windows, file_values.get("windows", {}), "windows")
     promotion = _dataclass_from(PromotionRule, file_values.get("promotion", {}), "promotion")
+    synthetic_table = dict(file_values.get("synthetic", {}))
+    for key, variable in (
+        ("planted_strength", "EXEC_SYNTHETIC_PLANTED_STRENGTH"),
+        ("planted_half_life_min", "EXEC_SYNTHETIC_PLANTED_HALF_LIFE_MIN"),
+    ):
+        if env.get(variable):
+            synthetic_table[key] = _number(env[variable], variable)
+    synthetic = _dataclass_from(SyntheticParams, synthetic_table, "synthetic")
     symbols = split_symbols(env.get("EXEC_SYMBOLS") or file_values.get("symbols") or list(DEFAULT_SYMBOLS))
     samples = env.get("EXEC_SAMPLES_DIR") or file_values.get("samples_dir") or "../shared/data/nse-1m"
     return Settings(
@@ -173,4 +208,5 @@ def load_settings(environ: dict[str, str] | None = None) -> Settings:
         order=order,
         windows=windows,
         promotion=promotion,
+        synthetic=synthetic,
     )

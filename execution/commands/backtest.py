@@ -15,7 +15,9 @@ from execution.json_values import json_safe
 from execution.models.strategies import registry_resolvers, strategy_names
 from execution.sim.backtest import BacktestResult, backtest
 from execution.sim.fills import FILL_MODELS, IMPACT_ETA
+from execution.sim.informed import informed_resolvers
 from execution.sim.rewards import DEFAULT_RISK_AVERSION_PER_BPS
+from execution.sim.strategies import Resolvers
 
 DEFAULT_STRATEGIES = "twap_seed,twap_even,vwap,almgren_chriss,immediate,oracle"
 TABLE_COLUMNS = [
@@ -46,7 +48,8 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument(
         "--strategies",
         default=DEFAULT_STRATEGIES,
-        help=f"comma-separated strategy names (default: {DEFAULT_STRATEGIES}); names: {', '.join(strategy_names())}",
+        help=f"comma-separated strategy names (default: {DEFAULT_STRATEGIES}); names: {', '.join(strategy_names())}, "
+        "informed (knows the configured planted component), informed:STRENGTH[:HALF_LIFE_MIN]",
     )
     p.add_argument("--symbols", type=symbol_list, help="comma-separated symbols (default: the configured ones)")
     p.add_argument("--start", type=iso_date, help="first day (default: the configured test window)")
@@ -90,7 +93,7 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
                 store=not args.no_store,
                 eta=args.eta,
                 risk_aversion=args.risk_aversion,
-                resolvers=registry_resolvers(settings),
+                resolvers=resolvers(settings),
             )
     except KeyError as exc:  # unknown strategy
         raise ValueError(exc.args[0]) from exc
@@ -99,6 +102,15 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
     else:
         print(format_table(result))
     return 0
+
+
+def resolvers(settings: Settings) -> Resolvers:
+    """The registry's names (``model:ID``, ``champion``) and ``informed`` with the configured planted component."""
+    planted = settings.synthetic
+    return {
+        **registry_resolvers(settings),
+        **informed_resolvers(planted.planted_strength, planted.planted_half_life_min),
+    }
 
 
 def as_json(result: BacktestResult) -> dict[str, Any]:

@@ -13,6 +13,7 @@ import numpy as np
 
 from execution.data.exchange_calendar import SESSION_OPEN
 from execution.data.quality import data_docs_dir, load_verdicts
+from execution.data.sources.synthetic import planted_from_label
 from execution.data.store import active_quarantine
 from execution.json_values import json_safe
 from execution.report.charts import cell_colours
@@ -126,7 +127,7 @@ def bar_sources(conn: Any, symbols: list[str], start: date, end: date) -> list[d
             {
                 "symbol": symbol,
                 "source": source,
-                "synthetic": source == "synthetic",
+                "synthetic": planted_from_label(source) is not None,
                 "days": int(days),
                 "bars": int(bars),
                 "first_day": first,
@@ -139,8 +140,15 @@ def bar_sources(conn: Any, symbols: list[str], start: date, end: date) -> list[d
 
 def describe_source(source: str, params: dict[str, Any]) -> str:
     """Where bars of ``source`` come from, in words."""
-    if source == "synthetic":
-        return "synthetic: the seeded generator calibrated to NSE intraday patterns (execution/sources/synthetic.py)"
+    planted = planted_from_label(source)
+    if planted is not None:
+        text = "synthetic: the seeded generator calibrated to NSE intraday patterns (execution/sources/synthetic.py)"
+        if planted.active:
+            text += (
+                f", with a planted predictable component (a deviation of sd {planted.strength:g} 1-minute sds"
+                f" and half-life {planted.half_life_min:g} min): an edge exists by construction"
+            )
+        return text
     if source == "landing":
         where = params.get("path") or "the configured samples folder"
         return f"real NSE 1-minute bars from the landing folder {where} (vendor CSV/Parquet exports)"

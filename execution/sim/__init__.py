@@ -5,6 +5,7 @@
 * ``execution_env`` -- the seed's MDP as a gymnasium environment; ``fills`` and ``rewards`` -- the two
   fill models and the two rewards, vectorised;
 * ``baselines`` -- TWAP, VWAP, Almgren-Chriss, immediate, oracle; ``strategies`` -- names to strategies;
+* ``informed`` -- the strategy that knows the synthetic source's planted component (the achievable edge);
 * ``policy`` -- the :class:`Policy` protocol and a policy's schedule; ``metrics``, ``backtest`` -- SPEC
   section 6 metrics over a window, stored in ``backtest_results``.
 
@@ -32,6 +33,8 @@ _EXPORTS = {
     "BASELINES": "baselines",
     "Schedule": "baselines",
     "twap_seed": "baselines",
+    "informed_strategy": "informed",
+    "informed_resolvers": "informed",
     "resolve_strategy": "strategies",
     "strategy_names": "strategies",
     "Policy": "policy",

@@ -13,11 +13,17 @@ SOURCE_NAMES = ("synthetic", "landing", "kite", "yfinance")
 
 
 def make_source(name: str, settings: Settings, path: str | Path | None = None) -> BarSource:
-    """The source called ``name``; ``path`` is the landing folder (default: the real samples)."""
+    """The source called ``name``; ``path`` is the landing folder (default: the real samples).
+
+    The synthetic source gets the planted component of ``settings.synthetic`` (none by default).
+    """
     if name == "synthetic":
         from execution.data.sources.synthetic import SyntheticSource
 
-        return SyntheticSource()
+        planted = settings.synthetic
+        return SyntheticSource(
+            planted_strength=planted.planted_strength, planted_half_life_min=planted.planted_half_life_min
+        )
     if name == "landing":
         from execution.data.sources.landing import LandingSource
 

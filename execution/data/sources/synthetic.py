@@ -19,7 +19,23 @@ How the bars of ``(seed, symbol, day)`` are made:
 3. **Volume**: the day's volume spread over the U-shaped profile fitted to the real samples (the
    09:15 minute ~10x a midday minute, a plateau ~2.5x midday from 15:00 while NSE computes the
    closing price), modulated by the activity factor, the minute's absolute return and noise.
-4. Prices are rounded to the tick in force that day (:mod:`execution.data.ticks`); volume to whole shares.
+4. **Planted predictable component** (off by default, ``planted_strength=0``): a transient deviation
+   ``d`` of the log price around that (efficient, martingale) mid path, an AR(1) per minute -- a
+   discretely sampled Ornstein-Uhlenbeck process -- that starts at 0 at the opening auction::
+
+       d_t = phi d_{t-1} + sqrt(1 - phi^2) * strength * sigma_day * eps_t,   d_{-1} = 0,
+       phi = 2 ** (-1 / half_life_min),   eps_t ~ N(0, 1) (clipped at +-5)
+
+   so its stationary standard deviation is ``strength * sigma_day``, ``sigma_day`` being the day's
+   root-mean-square 1-minute sd of the efficient mid path: ``strength`` is in units of 1-minute
+   volatility, and ``E[d_{t+h} | d_t] = phi^h d_t``. Inside minute ``t`` the deviation moves from
+   ``d_{t-1}`` to ``d_t`` in proportion to the variance already elapsed, so a bar's close carries
+   exactly ``d_t`` and its open about ``d_{t-1}``; the day's open and close (the auctions) stay the
+   efficient prices. ``eps`` comes from its own stream keyed by ``(seed, symbol, day)``: the other
+   draws, the volumes (made from the efficient moves) and, at strength 0, every byte are unchanged.
+   Observed 1-minute returns then have the autocovariance ``-(strength sigma_day)^2 phi^(k-1) (1 - phi)^2``
+   at lag ``k >= 1`` added (:func:`planted_return_autocovariance`).
+5. Prices are rounded to the tick in force that day (:mod:`execution.data.ticks`); volume to whole shares.
 
 Bars of a day depend only on ``(seed, symbol, day)``: asking for one day or three years gives the
 same bytes for that day. ``bench/calibrate_synthetic.py`` compares the result with the real samples.
@@ -29,6 +45,8 @@ from __future__ import annotations
 
 import csv
 import hashlib
+import math
+import re
 from dataclasses import dataclass, field
 from datetime import date, timedelta
 from functools import lru_cache
@@ -77,8 +95,12 @@ VOLUME_SHAPE = {"base": 0.72, "a1": 4.77, "t1": 1.61, "a2": 1.63, "t2": 27.4, "r
 VOLATILITY_SHAPE = {"a1": 2.48, "t1": 1.82, "a2": 1.27, "t2": 26.8, "spike": 1.13, "ts": 1.76}
 CLOSE_AUCTION_MIN = 345  # minute index of 15:00, start of NSE's closing-price window
 
+# --- planted predictable component (section 4 above) ---
+PLANTED_STRENGTH = 3.0  # the planted market's strength (stationary sd of d in 1-minute sds); 0 = off
+PLANTED_HALF_LIFE_MIN = 10.0  # half-life of the deviation, minutes
+
 CHUNK_DAYS = 32  # days generated together (bounded memory; the result does not depend on it)
-_STREAM_DAILY, _STREAM_INTRADAY = 0, 1
+_STREAM_DAILY, _STREAM_INTRADAY, _STREAM_PLANTED = 0, 1, 2
 _UTC_OFFSET_S = 5 * 3600 + 30 * 60  # Asia/Kolkata is UTC+05:30 all year
 _SESSION_OPEN_S = 9 * 3600 + 15 * 60
 
@@ -91,6 +113,61 @@ class SymbolProfile:
     close_anchors: tuple[tuple[date, float], ...]
     daily_vol_anchors_bps: tuple[tuple[date, float], ...]
     volume_anchors: tuple[tuple[date, float], ...]
+
+
+@dataclass(frozen=True)
+class PlantedComponent:
+    """Parameters of the planted deviation (module docstring, section 4); strength 0 switches it off."""
+
+    strength: float = 0.0  # stationary sd of the deviation, in units of the day's 1-minute sd
+    half_life_min: float = PLANTED_HALF_LIFE_MIN  # minutes for E[d] to halve
+
+    def __post_init__(self) -> None:
+        if not (math.isfinite(self.strength) and self.strength >= 0):
+            raise ValueError(f"planted strength must be a finite number >= 0, not {self.strength}")
+        if not (math.isfinite(self.half_life_min) and self.half_life_min > 0):
+            raise ValueError(f"planted half-life must be a finite number of minutes > 0, not {self.half_life_min}")
+
+    @property
+    def phi(self) -> float:
+        """Per-minute AR(1) coefficient ``2 ** (-1 / half_life_min)``."""
+        return 2.0 ** (-1.0 / self.half_life_min)
+
+    @property
+    def active(self) -> bool:
+        """Whether the component is there at all (strength > 0)."""
+        return self.strength > 0
+
+    @property
+    def label(self) -> str:
+        """The bars' ``source``: ``synthetic``, or ``synthetic+planted:strength=S,half_life_min=H``."""
+        if not self.active:
+            return SOURCE_NAME
+        return f"{SOURCE_NAME}+planted:strength={self.strength:g},half_life_min={self.half_life_min:g}"
+
+
+_LABEL = re.compile(rf"^{SOURCE_NAME}\+planted:strength=([0-9.eE+-]+),half_life_min=([0-9.eE+-]+)$")
+
+
+def planted_from_label(source: str) -> PlantedComponent | None:
+    """The planted component a bars' ``source`` label names (strength 0 for ``synthetic``); None if not synthetic."""
+    if source == SOURCE_NAME:
+        return PlantedComponent()
+    match = _LABEL.match(source)
+    return PlantedComponent(float(match[1]), float(match[2])) if match else None
+
+
+def planted_return_moments(planted: PlantedComponent, max_lag: int) -> tuple[float, np.ndarray]:
+    """What the deviation adds to 1-minute log returns, in units of the day's 1-minute variance.
+
+    ``(variance, autocovariance at lags 1..max_lag)``: with ``sd = strength`` (stationary, in
+    1-minute sds), ``Var(d_t - d_{t-1}) = 2 (1 - phi) sd^2`` and
+    ``Cov(d_t - d_{t-1}, d_{t-k} - d_{t-k-1}) = -sd^2 phi^(k-1) (1 - phi)^2`` -- negative at every
+    lag, summing to ``-(1 - phi) sd^2``: what the deviation adds to a minute comes back later.
+    """
+    phi, variance = planted.phi, planted.strength**2
+    lags = np.arange(1, max_lag + 1)
+    return 2.0 * (1.0 - phi) * variance, -variance * phi ** (lags - 1) * (1.0 - phi) ** 2
 
 
 @lru_cache(maxsize=1)
@@ -334,10 +411,54 @@ def _intraday_draws(seed: int, symbol: str, days: list[date]) -> tuple[np.ndarra
     return activity, volume_noise, np.clip(open_steps, -SHOCK_CLIP, SHOCK_CLIP), signs[:, 0], signs[:, 1]
 
 
-def _chunk_bars(seed: int, symbol: str, path: DailyPath, days: list[date]) -> tuple[np.ndarray, ...]:
-    """Open, high, low, close (rounded INR) and volume (whole shares), each (days x 375).
+@lru_cache(maxsize=64)
+def _planted_key(seed: int, symbol: str) -> int:
+    words = np.random.SeedSequence([seed, symbol_key(symbol), _STREAM_PLANTED]).generate_state(2, np.uint64)
+    return int(words[0]) | (int(words[1]) << 64)
 
-    Every operation works row by row (element-wise, or cumulative along a day), so a day's bars do
+
+def planted_deviation_units(seed: int, symbol: str, days: list[date], phi: float) -> np.ndarray:
+    """The unit-variance AR(1) ``x`` of each day (``d = strength * sigma_day * x``), ``[n_days, 375]``.
+
+    Innovations come from a Philox stream keyed by ``(seed, symbol)`` with its counter at the day's
+    ordinal, apart from every other draw of the generator; ``x_{-1} = 0`` (the opening auction).
+    """
+    eps = np.empty((len(days), BARS_PER_SESSION))
+    for row, day in enumerate(days):
+        rng = np.random.Generator(np.random.Philox(key=_planted_key(seed, symbol), counter=[0, 0, day.toordinal(), 0]))
+        eps[row] = rng.standard_normal(BARS_PER_SESSION)
+    eps = np.clip(eps, -SHOCK_CLIP, SHOCK_CLIP) * math.sqrt(1.0 - phi**2)
+    units = np.empty_like(eps)
+    previous = np.zeros(len(days))
+    for minute in range(BARS_PER_SESSION):  # a recursion; 375 vector steps per chunk
+        previous = phi * previous + eps[:, minute]
+        units[:, minute] = previous
+    return units
+
+
+def _planted_path(
+    seed: int, symbol: str, days: list[date], minute_var: np.ndarray, planted: PlantedComponent
+) -> tuple[np.ndarray, np.ndarray]:
+    """The deviation at every sample ``[n_days, SUBSTEPS_PER_MIN, 375]`` and at every close ``[n_days, 375]``.
+
+    Within minute ``t`` it moves from ``d_{t-1}`` to ``d_t`` in proportion to the minute's elapsed variance.
+    """
+    sigma_day = np.sqrt(minute_var.mean(axis=1, keepdims=True))  # as returned by _chunk_bars
+    closes = planted.strength * sigma_day * planted_deviation_units(seed, symbol, days, planted.phi)
+    closes[:, -1] = 0.0  # the closing price is the daily path's close: the last minute takes d back to 0
+    before = np.concatenate([np.zeros((len(days), 1)), closes[:, :-1]], axis=1)
+    elapsed = np.cumsum(_step_fractions())[None, :, None]
+    return before[:, None, :] + elapsed * (closes - before)[:, None, :], closes
+
+
+def _chunk_bars(
+    seed: int, symbol: str, path: DailyPath, days: list[date], planted: PlantedComponent | None = None
+) -> tuple[np.ndarray, ...]:
+    """Open, high, low, close (rounded INR), volume (whole shares), the planted deviation (days x 375) and sigma_day.
+
+    The deviation (log units, at each close) is zeros when ``planted`` is None or inactive; ``sigma_day``
+    (days) is the day's root-mean-square 1-minute sd of the efficient mid path. Every operation works
+    row by row (element-wise, or cumulative along a day), so a day's bars do
     not depend on the other days of the chunk. Sample arrays are (day, step within minute, minute).
     """
     # a (hypothetical) weekend session would take the next weekday's daily open and close
@@ -358,11 +479,16 @@ def _chunk_bars(seed: int, symbol: str, path: DailyPath, days: list[date]) -> tu
     open_inr, close_inr = path.open_inr[ordinals], path.close_inr[ordinals]
     miss = walk[:, -1, -1] - (np.log(close_inr) - np.log(open_inr))
     log_mids = walk - budget / budget[:, -1:, -1:] * miss[:, None, None]
+    deviation = np.zeros(minute_var.shape)
+    observed_mids = log_mids
+    if planted is not None and planted.active:  # strength 0 leaves every value untouched
+        samples, deviation = _planted_path(seed, symbol, days, minute_var, planted)
+        observed_mids = log_mids + samples
 
     # trades at the bid or the ask of a one-tick spread around the mid (the tick at the day's open)
     references = [_tick_reference(path, day) for day in days]
     half_spread = 0.5 * _tick_matrix(days, open_inr[:, None], references) / open_inr[:, None]
-    log_trades = log_mids + half_spread[:, :, None] * trade_sides
+    log_trades = observed_mids + half_spread[:, :, None] * trade_sides
     opens = open_inr[:, None] * np.exp(log_trades[:, 0, :])
     highs = open_inr[:, None] * np.exp(log_trades.max(axis=1))
     lows = open_inr[:, None] * np.exp(log_trades.min(axis=1))
@@ -373,7 +499,7 @@ def _chunk_bars(seed: int, symbol: str, path: DailyPath, days: list[date]) -> tu
     highs = np.maximum(highs, np.maximum(opens, closes))
     lows = np.minimum(lows, np.minimum(opens, closes))
 
-    minute_moves = np.diff(log_mids[:, -1, :], axis=1, prepend=0.0)
+    minute_moves = np.diff(log_mids[:, -1, :], axis=1, prepend=0.0)  # efficient moves: volume ignores d
     log_weight = (
         np.log(_volume_shape())[None, :]
         + ACTIVITY_VOLUME_BETA * activity
@@ -383,7 +509,8 @@ def _chunk_bars(seed: int, symbol: str, path: DailyPath, days: list[date]) -> tu
     weight = np.exp(log_weight)
     volumes = np.round(path.volume_shares[ordinals][:, None] * weight / np.cumsum(weight, axis=1)[:, -1:])
     volumes[volumes.sum(axis=1) <= 0, 0] = 1.0  # never a day without trades
-    return opens, highs, lows, closes, volumes
+    sigma_day = np.sqrt(minute_var.mean(axis=1))  # the day's rms 1-minute sd of the efficient mid path
+    return opens, highs, lows, closes, volumes, deviation, sigma_day
 
 
 def _minute_stamps(days: list[date]) -> pd.DatetimeIndex:
@@ -395,26 +522,44 @@ def _minute_stamps(days: list[date]) -> pd.DatetimeIndex:
 
 
 class SyntheticSource(BarSource):
-    """Seeded synthetic NSE bars: the 375 regular-session minutes of every trading day asked for."""
+    """Seeded synthetic NSE bars: the 375 regular-session minutes of every trading day asked for.
+
+    ``planted_strength`` (>= 0, in 1-minute sds) and ``planted_half_life_min`` set the planted
+    deviation (module docstring, section 4); at strength 0 the bars are those of the plain
+    generator, byte for byte. With a planted component the source's ``name`` -- and so the bars'
+    ``source`` and the ingest run's -- is :attr:`PlantedComponent.label`.
+    """
 
     name = SOURCE_NAME
 
-    def __init__(self, seed: int = 7) -> None:
+    def __init__(
+        self, seed: int = 7, planted_strength: float = 0.0, planted_half_life_min: float = PLANTED_HALF_LIFE_MIN
+    ) -> None:
         if seed < 0:
             raise ValueError(f"seed must be a non-negative integer, not {seed}")
         self.seed = int(seed)
+        self.planted = PlantedComponent(float(planted_strength), float(planted_half_life_min))
+        self.name = self.planted.label
+
+    def _generate(self, symbol: str, start: date, end: date) -> tuple[list[date], list[np.ndarray]]:
+        """The trading days of ``start..end`` on the grid and their arrays (see :func:`_chunk_bars`)."""
+        days = [d for d in trading_days(start, end) if ANCHOR_DAY <= d <= HORIZON_END]
+        if not days:
+            return [], []
+        path = daily_path(self.seed, symbol)
+        chunks = [
+            _chunk_bars(self.seed, symbol, path, days[i : i + CHUNK_DAYS], self.planted)
+            for i in range(0, len(days), CHUNK_DAYS)
+        ]
+        return days, [np.concatenate([c[j] for c in chunks]) for j in range(7)]
 
     def fetch(self, symbol: str, start: date, end: date) -> FetchResult:
         """Bars of ``symbol`` for every NSE trading day from ``start`` to ``end`` inclusive."""
         symbol = symbol.strip().upper()
-        days = [d for d in trading_days(start, end) if ANCHOR_DAY <= d <= HORIZON_END]
+        days, arrays = self._generate(symbol, start, end)
         if not days:
             return FetchResult.empty()
-        path = daily_path(self.seed, symbol)
-        chunks = [
-            _chunk_bars(self.seed, symbol, path, days[i : i + CHUNK_DAYS]) for i in range(0, len(days), CHUNK_DAYS)
-        ]
-        opens, highs, lows, closes, volumes = (np.concatenate([c[j] for c in chunks]).ravel() for j in range(5))
+        opens, highs, lows, closes, volumes = (a.ravel() for a in arrays[:5])
         n_rows = len(days) * BARS_PER_SESSION
         bars = pd.DataFrame(
             {
@@ -425,8 +570,22 @@ class SyntheticSource(BarSource):
                 "low": lows,
                 "close": closes,
                 "volume": volumes,
-                "source": pd.Series([SOURCE_NAME] * n_rows, dtype="object"),
+                "source": pd.Series([self.name] * n_rows, dtype="object"),
             },
             columns=list(BAR_COLUMNS),
         )
         return FetchResult(bars)
+
+    def planted_deviation(self, symbol: str, start: date, end: date) -> pd.DataFrame:
+        """The latent deviation behind :meth:`fetch`'s bars: ``ts``, ``deviation`` and ``sd``, one row per bar.
+
+        ``deviation`` is ``d_t`` in log units at the bar's close (before bid/ask and tick rounding);
+        ``sd`` is the day's stationary sd ``strength * sigma_day``. All zeros at strength 0.
+        """
+        symbol = symbol.strip().upper()
+        days, arrays = self._generate(symbol, start, end)
+        if not days:
+            return pd.DataFrame({"ts": _minute_stamps([]), "deviation": [], "sd": []})
+        deviation, sigma_day = arrays[5], arrays[6]
+        sd = np.repeat(self.planted.strength * sigma_day, BARS_PER_SESSION)
+        return pd.DataFrame({"ts": _minute_stamps(days), "deviation": deviation.ravel(), "sd": sd})
