@@ -338,20 +338,26 @@ class ConstantPace:
 
 
 def test_dqn_learns_a_schedule_no_constant_pace_and_no_untrained_network_reaches():
-    """On a V-shaped day the best schedule waits, then buys near the bottom: no constant action does that."""
-    market = from_bars(v_day(), ORDER)
+    """On a V-shaped day the best schedule waits, then buys near the bottom: no constant pace does that.
+
+    Deterministic (seed 0): the untrained network of the same seed is the reference a test of
+    learning must beat; an untrained network acting on the states (not a constant action) already
+    beats every constant pace on this day, so that alone would prove nothing.
+    """
+    market = from_bars(v_day(slope=1.0), ORDER)
     run = train_agent("dqn_sl", market, ORDER, episodes=200, seed=0, mdp="pace", fill="impact", progress=False)
     env = make_vec_env(market, ORDER, None, "impact", 1, "batch", mdp="pace")
     untrained = families.build("dqn_sl", env, catalog.hyperparameters("dqn_sl"), 1000, ORDER.intervals, seed=0)
     constants = [(f"pace{a}", policy_strategy(ConstantPace(a), "pace")) for a in range(len(PaceSpec().multipliers))]
-    named = [
-        ("trained", policy_strategy(run.model, "pace")),
-        ("untrained", policy_strategy(untrained, "pace")),
-        *constants,
-    ]
-    shortfall = run_strategies([market], ORDER, named, ["impact"]).set_index("strategy")["shortfall_bps"]
-    best_constant = shortfall[[name for name, _ in constants]].min()
-    # buying at the bottom instead of spreading saves ~60 bps over the best constant pace
-    assert shortfall["trained"] < best_constant - 20.0
-    assert shortfall["untrained"] > shortfall["trained"] + 20.0
+    named = [("trained", policy_strategy(run.model, "pace")), ("untrained", policy_strategy(untrained, "pace"))]
+    frame = run_strategies([market], ORDER, [*named, *constants, "oracle", "twap_even"], ["impact"])
+    shortfall = frame.set_index("strategy")["shortfall_bps"]
+    gap = shortfall["twap_even"] - shortfall["oracle"]  # what a perfect schedule saves over an even pace
+
+    def captured(name: str) -> float:
+        return (shortfall["twap_even"] - shortfall[name]) / gap
+
+    assert captured("trained") > 0.4 > captured("untrained")
+    assert shortfall["trained"] < shortfall["untrained"] - 25.0
+    assert shortfall["trained"] < shortfall[[name for name, _ in constants]].min() - 40.0
     assert np.mean(run.episode_rewards[-50:]) > np.mean(run.episode_rewards[:50]) + 10.0
