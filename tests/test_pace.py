@@ -13,7 +13,7 @@ from test_fills_rewards import random_market
 
 from execution.config import OrderParams
 from execution.data.sources.synthetic import SyntheticSource
-from execution.sim.baselines import twap_even
+from execution.sim.baselines import twap_even, twap_seed
 from execution.sim.batch import SeedBatch, SingleEpisodeEnv
 from execution.sim.execution_env import ExecutionEnv
 from execution.sim.fills import execute_schedule
@@ -99,8 +99,10 @@ def pace_batch(market: MarketData, order: OrderParams = ORDER, fill: str = "impa
 
 @pytest.mark.parametrize("fill", ["seed", "impact"])
 @pytest.mark.parametrize("side", ["buy", "sell"])
-def test_the_twap_pace_is_twap_even_and_earns_exactly_zero(market, fill, side):
-    order = dataclasses.replace(ORDER, side=side)
+@pytest.mark.parametrize(("quantity", "twap"), [(10_000, twap_seed), (30_000, twap_even)])
+def test_the_twap_pace_is_the_orders_twap_and_earns_exactly_zero(market, fill, side, quantity, twap):
+    """20 lots in 50 intervals: the seed's base case, one lot per interval; 60 lots: spread evenly."""
+    order = dataclasses.replace(ORDER, side=side, quantity=quantity)
     batch = pace_batch(market, order, fill)
     days = np.arange(market.n_days)
     batch.begin(days, days)
@@ -111,11 +113,11 @@ def test_the_twap_pace_is_twap_even_and_earns_exactly_zero(market, fill, side):
         step = batch.step(np.full(market.n_days, TWAP))
         lots[live, step.decision[live]] = step.lots[live]
         total += step.reward
-    np.testing.assert_array_equal(lots, twap_even(market, order))
+    np.testing.assert_array_equal(lots, twap(market, order))
     np.testing.assert_allclose(total, 0.0, atol=1e-9)
 
 
-def test_the_pa_return_is_the_advantage_over_twap_even_minus_the_pace_penalty(market):
+def test_the_pa_return_is_the_advantage_over_the_orders_twap_minus_the_pace_penalty(market):
     spec = PaceSpec(pace_penalty_bps=0.7)
     rng = np.random.default_rng(11)
     batch = pace_batch(market, spec=spec)
@@ -130,17 +132,18 @@ def test_the_pa_return_is_the_advantage_over_twap_even_minus_the_pace_penalty(ma
         actions = rng.integers(0, len(spec.multipliers), size=market.n_days)
         step = batch.step(actions)
         k = step.decision
-        child = np.minimum(multipliers[actions] * left / (ORDER.intervals - k), left)
+        intervals_left = np.where(k < ORDER.lots, ORDER.lots - k, ORDER.intervals - k)  # 20 lots < 50 intervals
+        child = np.minimum(multipliers[actions] * left / intervals_left, left)
         squares += np.where(live, child**2, 0.0)
         left = np.where(live, left - child, left)
         squares += np.where(step.done, left**2, 0.0)  # what is still planned at the end counts once more
         lots[live, k[live]] = step.lots[live]
         total += step.reward
     metrics_agent = day_metrics(market, ORDER, execute_schedule(market, ORDER, lots, "impact"))
-    metrics_twap = day_metrics(market, ORDER, execute_schedule(market, ORDER, twap_even(market, ORDER), "impact"))
+    metrics_twap = day_metrics(market, ORDER, execute_schedule(market, ORDER, twap_seed(market, ORDER), "impact"))
     arrival = metrics_agent["arrival_price"]
     advantage = (metrics_twap["avg_price"] - metrics_agent["avg_price"]) / arrival * 1e4  # a buy: cheaper is better
-    penalty = spec.pace_penalty_bps * (ORDER.intervals * squares / ORDER.lots**2 - 1)
+    penalty = spec.pace_penalty_bps * (ORDER.lots * squares / ORDER.lots**2 - 1)  # spread over 20 intervals
     np.testing.assert_allclose(total, advantage - penalty, rtol=1e-9, atol=1e-9)
     assert (lots.sum(axis=1) <= ORDER.lots).all() and (penalty > -1e-9).any()
 
@@ -242,5 +245,5 @@ def test_the_pace_mdp_passes_gymnasiums_check_and_plays_one_episode(market):
     while not done:
         obs, _, done, _, _ = env.step(TWAP)
         steps += 1
-    last_lot = np.flatnonzero(twap_even(market, ORDER)[2])[-1]  # the episode ends with the last lot
+    last_lot = np.flatnonzero(twap_seed(market, ORDER)[2])[-1]  # the episode ends with the last lot
     assert steps == last_lot + 1 and obs[PACE_FEATURES.index("inventory_left")] == 0.0

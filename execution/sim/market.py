@@ -71,6 +71,26 @@ class MarketData:
         """The calendar date of episode day ``index``."""
         return self.days[index].astype(object)
 
+    @classmethod
+    def concat(cls, markets: list[MarketData]) -> MarketData:
+        """The days of several windows (e.g. several symbols) as one, in the given order (``A+B`` as the symbol).
+
+        Every array keeps its per-day meaning, so episodes, baselines and training run on the pooled
+        days as on one symbol's; only ``day(i)`` no longer says which symbol a row is.
+        """
+        if not markets:
+            raise ValueError("nothing to concatenate")
+        values: dict[str, Any] = {}
+        for name in cls.__dataclass_fields__:
+            first = getattr(markets[0], name)
+            if isinstance(first, np.ndarray):
+                values[name] = np.concatenate([getattr(m, name) for m in markets])
+            elif name == "symbol":
+                values[name] = "+".join(m.symbol for m in markets)
+            else:
+                values[name] = tuple(item for m in markets for item in getattr(m, name))
+        return cls(**values)
+
     def subset(self, index: np.ndarray | slice) -> MarketData:
         """The same data restricted to some days (boolean mask, index array or slice)."""
         values: dict[str, Any] = {}

@@ -4,14 +4,21 @@ The seed's MDP (:mod:`execution.sim.execution_env`) stays, exactly, for the seed
 is built for learning and for any order: any quantity, lot size, side, start and horizon give the same
 spaces, so one policy serves every order.
 
-**Action** ``a`` indexes :attr:`PaceSpec.multipliers` (default ``0, 1/2, 1, 3/2, 2, 3``): at decision
-``k`` of ``N``, with ``R`` lots still *planned* (real-valued, starts at the order's ``M`` lots), the
-planned child is ``c_k = min(m_a * R / (N - k), R)`` and ``R <- R - c_k``. Whole child lots carry the
-fraction to the next interval: after the decision the lots done are ``min(floor(M - R + 1/2), M)``
-and the child is the difference. Multiplier ``1`` at every decision plans exactly ``M / N`` per
-interval, so its lots are those of ``twap_even`` (same rounding); random exploration therefore stays
-near sensible schedules and episodes reach the horizon. Whatever is left after the ``N``-th decision is
-the forced market order at ``start + T``, as in the seed's MDP.
+**The order's TWAP** spreads its ``M`` lots evenly over ``n = min(N, M)`` intervals from the start:
+over all ``N`` when the order has at least one lot per interval (``twap_even``; every order in
+1-share lots), and one lot per interval when it has fewer lots than intervals -- the seed's order (20
+lots, 50 intervals) is then exactly the seed's base case, ``twap_seed``, the TWAP the service trades
+it with.
+
+**Action** ``a`` indexes :attr:`PaceSpec.multipliers` (default ``0, 1/2, 1, 3/2, 2, 3``): a multiple
+of the TWAP pace for what is left. At decision ``k``, with ``R`` lots still *planned* (real-valued,
+starts at ``M``), the planned child is ``c_k = min(m_a * R / L_k, R)`` with ``L_k = n - k`` the TWAP's
+intervals left (``N - k`` once past them, for what a slower pace left over), and ``R <- R - c_k``.
+Whole child lots carry the fraction to the next interval: after the decision the lots done are
+``min(floor(M - R + 1/2), M)`` and the child is the difference. Multiplier ``1`` at every decision is
+exactly the order's TWAP (same whole lots), so random exploration stays near sensible schedules and
+episodes reach the horizon. Whatever is left after the ``N``-th decision is the forced market order at
+``start + T``, as in the seed's MDP.
 
 **State** (float32, :data:`PACE_FEATURES`, each clipped to ``+-clip``), from bars before the decision
 minute ``j`` only, price features multiplied by the side (+1 buy, -1 sell) so that one policy serves
@@ -32,13 +39,13 @@ both: with ``l = log close`` and ``sigma`` the trailing 1-minute volatility,
 (a bar index before 09:15 reads the 09:15 bar).
 
 **Reward** ``"pa"`` (default; Qlib's price-advantage-with-penalty form): per step
-``side * (P_twap - p_k) / P_arrival * 1e4 * x_k - beta * N * (c_k / M)**2``, plus ``+beta`` when the
+``side * (P_twap - p_k) / P_arrival * 1e4 * x_k - beta * n * (c_k / M)**2``, plus ``+beta`` when the
 episode ends, where ``p_k`` is the step's fill price, ``x_k`` its executed share of the order, and
-``P_twap`` the average fill price of ``twap_even`` on the same day, order and fill model; whatever
+``P_twap`` the average fill price of the order's TWAP on the same day and fill model; whatever
 is still planned when the episode ends (inventory done early, or sent by the forced order) counts as
 one more planned child. The return is
-the advantage over ``twap_even`` in bps of the arrival price minus ``beta * (N * sum (c_k/M)^2 - 1)``,
-a quadratic penalty on the planned pace that is 0 for TWAP and grows with any departure from an even
+the advantage over the order's TWAP in bps of the arrival price minus ``beta * (n * sum (c_k/M)^2 - 1)``,
+a quadratic penalty on the planned pace that is 0 for TWAP and grows with any departure from the TWAP
 pace; TWAP (multiplier 1 throughout) earns exactly 0, so the agent is paid only for deviations that help.
 The seed's ``"vr"`` and ``"acr"`` (:mod:`execution.sim.rewards`) are available too, on executed fractions.
 """
@@ -119,10 +126,21 @@ class PaceOrders:
         return PaceOrders(*(getattr(self, f)[index] for f in self.__dataclass_fields__))
 
 
+def twap_intervals(lots: np.ndarray, intervals: np.ndarray) -> np.ndarray:
+    """The intervals an order's TWAP spreads over: all of them, or one per lot when there are fewer lots."""
+    return np.minimum(intervals, lots)
+
+
+def pace_intervals_left(lots: np.ndarray, intervals: np.ndarray, k: np.ndarray) -> np.ndarray:
+    """``L_k``: the intervals the TWAP pace spreads what is left over at decision ``k`` (at least 1)."""
+    spread = twap_intervals(lots, intervals)
+    return np.maximum(np.where(k < spread, spread - k, intervals - k), 1)
+
+
 def twap_lots(lots: np.ndarray, intervals: np.ndarray, n_max: int) -> np.ndarray:
-    """``twap_even``'s lots per decision of orders of ``lots`` in ``intervals`` decisions, ``[n, n_max]``, 0-padded."""
+    """The TWAP's lots per decision of orders of ``lots`` in ``intervals`` decisions, ``[n, n_max]``, 0-padded."""
     k = np.arange(n_max + 1)[None, :]
-    n = intervals[:, None].astype(float)
+    n = twap_intervals(lots, intervals)[:, None].astype(float)
     done = np.floor(lots[:, None] * np.minimum(k, n) / n + 0.5 + _EPS)
     return np.diff(done, axis=1).astype(np.int64)
 
@@ -258,7 +276,7 @@ class PaceBatch:
         if np.any(live & ((actions < 0) | (actions >= len(self.multipliers)))):
             raise ValueError(f"actions outside 0..{len(self.multipliers) - 1}")
         o, days, k = self.orders, self.day, self.k
-        left_decisions = np.maximum(o.intervals - k, 1)
+        left_decisions = pace_intervals_left(o.lots, o.intervals, k)
         child = np.minimum(self.multipliers[np.where(live, actions, 0)] * self.planned / left_decisions, self.planned)
         planned = self.planned - child
         target = np.minimum(np.floor(o.lots - planned + 0.5 + _EPS), o.lots).astype(np.int64)
@@ -277,7 +295,8 @@ class PaceBatch:
         ended = live & ((done_lots >= o.lots) | (k_next >= o.intervals))
         if self.reward_name == "pa":  # the rest of the plan counts as planned now; TWAP's penalty sums to beta
             rest = np.where(ended, planned, 0.0) / o.lots
-            reward = reward + np.where(ended, self.spec.pace_penalty_bps * (1.0 - o.intervals * rest * rest), 0.0)
+            spread = twap_intervals(o.lots, o.intervals)
+            reward = reward + np.where(ended, self.spec.pace_penalty_bps * (1.0 - spread * rest * rest), 0.0)
             planned = np.where(ended, 0.0, planned)
         decision = k.copy()
         self.k = np.where(live, k_next, k)
@@ -303,7 +322,8 @@ class PaceBatch:
         if self.reward_name == "pa":
             advantage = o.side * (self.twap_price - price) / self.arrival * BPS * x
             pace = planned_child / o.lots
-            return np.where(live, advantage - self.spec.pace_penalty_bps * o.intervals * pace * pace, 0.0)
+            spread = twap_intervals(o.lots, o.intervals)
+            return np.where(live, advantage - self.spec.pace_penalty_bps * spread * pace * pace, 0.0)
         if self.reward_name == "vr":
             previous = np.where(k == 0, o.start - 1, minute - o.interval)
             close = self.market.close

@@ -52,7 +52,7 @@ from execution.models.champion import CHAMPION_NAME, PolicyCache, PolicyChoice, 
 from execution.sim.episode import SESSION_OPEN_MINUTE
 from execution.sim.fills import IMPACT_ETA, executed_lots
 from execution.sim.market import DEFAULT_LOOKBACK_DAYS, MarketData, from_bars, lookback_start
-from execution.sim.pace import PaceSpec, pace_states, size_vs_volume
+from execution.sim.pace import PaceSpec, pace_intervals_left, pace_states, size_vs_volume
 from execution.sim.policy import Policy, policy_schedule
 from execution.sim.rewards import DEFAULT_RISK_AVERSION_PER_BPS
 from execution.sim.strategies import resolve_strategy
@@ -167,7 +167,9 @@ def decision_table(
         obs = pace_states(inv.ravel() / order.lots, steps.ravel() / order.intervals, volume_ratio, size_vs_volume)
         actions, _ = policy.predict(obs, deterministic=True)
         multipliers = np.asarray(PaceSpec().multipliers)[np.asarray(actions, dtype=np.int64)]
-        planned = np.floor(multipliers * inv.ravel() / steps.ravel() + 0.5).astype(np.int64)
+        k = order.intervals - steps.ravel()
+        left = pace_intervals_left(np.full(k.shape, order.lots), np.full(k.shape, order.intervals), k)
+        planned = np.floor(multipliers * inv.ravel() / left + 0.5).astype(np.int64)
         lots = np.minimum(planned.reshape(inv.shape), inv)
     else:
         obs = np.ones((inv.size, order.n_history + 3), dtype=np.float32)

@@ -147,10 +147,12 @@ class PlantedComponent:
 
 
 _LABEL = re.compile(rf"^{SOURCE_NAME}\+planted:strength=([0-9.eE+-]+),half_life_min=([0-9.eE+-]+)$")
+INTRADAY_MARTINGALE_SUFFIX = "+intraday-martingale"
 
 
 def planted_from_label(source: str) -> PlantedComponent | None:
     """The planted component a bars' ``source`` label names (strength 0 for ``synthetic``); None if not synthetic."""
+    source = source.removesuffix(INTRADAY_MARTINGALE_SUFFIX)
     if source == SOURCE_NAME:
         return PlantedComponent()
     match = _LABEL.match(source)
@@ -245,8 +247,20 @@ class DailyPath:
 
 
 @lru_cache(maxsize=32)
-def daily_path(seed: int, symbol: str) -> DailyPath:
-    """Generate (once per process) the daily path of ``symbol`` for ``seed``."""
+def daily_path(seed: int, symbol: str, intraday_martingale: bool = False) -> DailyPath:
+    """Generate (once per process) the daily path of ``symbol`` for ``seed``.
+
+    Two things make the default intraday price drift, and ``intraday_martingale`` removes both (the
+    learning benchmark's markets, where the planted component is meant to be the only predictable one):
+
+    * the anchors bend the random walk towards the calibrated price levels, a deterministic trend
+      (e.g. SAIL 2020: +0.5 %/day from March); by default most of it falls inside the day, as a drift
+      of the intraday bridge; here all of it goes into the overnight gap;
+    * the intraday path is a Gaussian bridge in log price (in variance time), so the *price* drifts up
+      by half the variance (``E[exp X] > 1``: up to ~0.3 bps a minute in the 2020 crash); here the
+      day's open-to-close log move has mean ``-var / 2``, which makes every minute's expected price
+      the open's.
+    """
     profile = profile_for(symbol)
     size = _grid_size()
     rng = np.random.default_rng(np.random.SeedSequence([seed, symbol_key(symbol), _STREAM_DAILY]))
@@ -269,6 +283,8 @@ def daily_path(seed: int, symbol: str) -> DailyPath:
     day_sd = np.minimum(target_vol * np.sqrt(variance_multiple), MAX_DAILY_VOL)
     gap = day_sd * gap_weight * shocks[:, 0]
     move = day_sd * day_weight * shocks[:, 1]
+    if intraday_martingale:
+        move = move - 0.5 * (day_sd * day_weight) ** 2
     walk_close = np.cumsum(gap + move)
     walk_open = walk_close - move
 
@@ -277,7 +293,8 @@ def daily_path(seed: int, symbol: str) -> DailyPath:
     bend = np.interp(np.arange(size, dtype=float), pin_index, pin_log - walk_close[pin_index.astype(int)])
     bend_before = np.concatenate([bend[:1], bend[:-1]])
     log_close = walk_close + bend
-    log_open = walk_open + bend_before + GAP_VARIANCE_SHARE * (bend - bend_before)
+    bend_at_open = bend if intraday_martingale else bend_before + GAP_VARIANCE_SHARE * (bend - bend_before)
+    log_open = walk_open + bend_at_open
 
     log_volume = (
         np.log(_interpolate(profile.volume_anchors, size, log=True))
@@ -533,20 +550,25 @@ class SyntheticSource(BarSource):
     name = SOURCE_NAME
 
     def __init__(
-        self, seed: int = 7, planted_strength: float = 0.0, planted_half_life_min: float = PLANTED_HALF_LIFE_MIN
+        self,
+        seed: int = 7,
+        planted_strength: float = 0.0,
+        planted_half_life_min: float = PLANTED_HALF_LIFE_MIN,
+        intraday_martingale: bool = False,
     ) -> None:
         if seed < 0:
             raise ValueError(f"seed must be a non-negative integer, not {seed}")
         self.seed = int(seed)
         self.planted = PlantedComponent(float(planted_strength), float(planted_half_life_min))
-        self.name = self.planted.label
+        self.intraday_martingale = bool(intraday_martingale)
+        self.name = self.planted.label + (INTRADAY_MARTINGALE_SUFFIX if intraday_martingale else "")
 
     def _generate(self, symbol: str, start: date, end: date) -> tuple[list[date], list[np.ndarray]]:
         """The trading days of ``start..end`` on the grid and their arrays (see :func:`_chunk_bars`)."""
         days = [d for d in trading_days(start, end) if ANCHOR_DAY <= d <= HORIZON_END]
         if not days:
             return [], []
-        path = daily_path(self.seed, symbol)
+        path = daily_path(self.seed, symbol, self.intraday_martingale)
         chunks = [
             _chunk_bars(self.seed, symbol, path, days[i : i + CHUNK_DAYS], self.planted)
             for i in range(0, len(days), CHUNK_DAYS)
