@@ -23,6 +23,7 @@ from execution.models.artifacts import save_artifact, sha256_file, write_learnin
 from execution.sim.backtest import run_strategies
 from execution.sim.execution_env import ExecutionEnv
 from execution.sim.market import from_bars
+from execution.sim.mdp import exploration_weights
 from execution.sim.pace import PaceSpec
 from execution.sim.policy import policy_strategy
 
@@ -221,9 +222,15 @@ def _huber(x: float) -> float:
     return 0.5 * x * x if abs(x) < 1.0 else abs(x) - 0.5
 
 
-def test_train_step_uses_the_double_dqn_target(market):
+def _squared(x: float) -> float:
+    return x * x
+
+
+@pytest.mark.parametrize(("td_loss", "loss_of"), [("mse", _squared), ("huber", _huber)])
+def test_train_step_uses_the_double_dqn_target(market, td_loss, loss_of):
     """One gradient step of each algorithm on a replay memory holding one constructed transition:
-    the loss is the Huber loss against r + gamma * V(s'), V as each algorithm prescribes."""
+    the loss is the TD loss (squared by default, Huber on request) against r + gamma * V(s'), V as each
+    algorithm prescribes."""
     ddqn, dqn, online, target = _ddqn_and_dqn(market)
     states = real_observations(market, 16, seed=3)
     q_online, q_target = _numpy_q(online, states), _numpy_q(target, states)
@@ -235,14 +242,15 @@ def test_train_step_uses_the_double_dqn_target(market):
     gamma = 0.99
     losses = {}
     for name, model in (("ddqn", ddqn), ("dqn", dqn)):
+        model.td_loss = td_loss
         model.replay_buffer.add(
             obs[None], next_obs[None], np.array([[action]]), np.array([reward]), np.array([False]), [{}]
         )
         model.set_logger(Logger(folder=None, output_formats=[]))
         model.train(gradient_steps=1, batch_size=8)  # every sample is the one stored transition
         losses[name] = model.logger.name_to_value["train/loss"]
-    assert losses["ddqn"] == pytest.approx(_huber(q_sa - (reward + gamma * v_ddqn)), rel=1e-5)
-    assert losses["dqn"] == pytest.approx(_huber(q_sa - (reward + gamma * v_dqn)), rel=1e-5)
+    assert losses["ddqn"] == pytest.approx(loss_of(q_sa - (reward + gamma * v_ddqn)), rel=1e-5)
+    assert losses["dqn"] == pytest.approx(loss_of(q_sa - (reward + gamma * v_dqn)), rel=1e-5)
     assert losses["ddqn"] != pytest.approx(losses["dqn"], rel=1e-3)
     assert isinstance(ddqn.q_net_target, ClippedQNetwork)  # the real target network is back after train()
 
@@ -365,3 +373,27 @@ def test_dqn_learns_a_schedule_no_constant_pace_and_no_untrained_network_reaches
     assert max(captured(name) for name, _ in untrained) < 0.15
     assert shortfall["trained"] < shortfall[[name for name, _ in constants]].min() - 20.0
     assert np.mean(run.episode_rewards[-50:]) > np.mean(run.episode_rewards[:50]) + 3.0  # while still exploring
+
+
+def test_random_exploration_of_the_seed_mdp_favours_small_lot_counts(market):
+    weights = exploration_weights("seed", ORDER)
+    assert weights is not None and weights.shape == (N_ACTIONS,) and np.all(np.diff(weights) < 0)
+    assert exploration_weights("pace", ORDER) is None  # pace actions are explored uniformly
+    env = DummyVecEnv([lambda: ExecutionEnv(market, ORDER)])
+    model = families.build("dqn_sl", env, catalog.hyperparameters("dqn_sl"), 1000, ORDER.intervals, 0, weights)
+    model.exploration_rate = 1.0  # every action random
+    obs = real_observations(market, 2000)
+    np.random.seed(0)
+    weighted, _ = model.predict(obs)
+    model.exploration_weights = None
+    uniform, _ = model.predict(obs)
+    assert weighted.mean() < 1.5 < 8.0 < uniform.mean()  # about one lot on average, against ten
+
+
+def test_the_dqn_family_no_longer_waits_for_the_forced_order_on_the_seed_mdp():
+    bars = SyntheticSource(seed=7).fetch("RELIANCE", date(2019, 10, 1), date(2019, 12, 31)).bars
+    market = from_bars(bars, ORDER, first_day=date(2019, 11, 1))
+    run = train_agent("dqn_sl", market, ORDER, episodes=600, seed=1, mdp="seed", progress=False)
+    frame = run_strategies([market], ORDER, [("dqn", policy_strategy(run.model, "seed"))], ["seed"])
+    assert frame["child_orders"].mean() >= 5  # it waited with one forced child of 20 lots before
+    assert frame["completion_min"].mean() < 100  # done before the horizon's forced order

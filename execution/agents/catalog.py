@@ -31,6 +31,7 @@ SEED_DQN_HYPERPARAMETERS: dict[str, Any] = {
     "batch_size": 32,
     "buffer_size": 10_000,
     "target_update_episodes": TARGET_UPDATE_EPISODES,
+    "td_loss": "mse",  # Tensorforce's squared loss (stable-baselines3's Huber: see execution.agents.dqn)
     "exploration_initial_eps": 1.0,
     "exploration_final_eps": 0.1,
     "exploration_frames": 6_000,

@@ -7,7 +7,7 @@ The only difference from DQN is the value of the next state in the TD target
 * Double DQN: ``V(s') = Q_target(s', argmax_a Q_online(s', a))`` -- the online network picks the
   action, the target network values it.
 
-:class:`DoubleDQN` reuses ``DQN.train()`` unchanged (sampling, n-step discounts, Huber loss,
+:class:`DoubleDQN` reuses ``SeedDQN.train()`` unchanged (sampling, discounts, the TD loss,
 gradient clipping, logging) and swaps in, for the duration of the call, a target module whose
 ``max`` over actions *is* the Double-DQN value: it returns ``Q_target(s', argmax_a Q_online(s', a))``
 repeated over the action axis. The online network picks the action in eval mode (no dropout),

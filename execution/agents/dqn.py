@@ -20,7 +20,16 @@ Dense(20) + Dropout                ``net_arch=[20]`` or ``[20, 20, 20]``, tanh, 
 =================================  ==========================================================
 
 Not given by the seed (Tensorforce's DQN defaults where it had one): one gradient step every 4
-environment steps (``train_freq=4``), discount 0.99; learning starts after 100 transitions.
+environment steps (``train_freq=4``), discount 0.99; learning starts after 100 transitions; a
+**squared TD loss** (``td_loss="mse"``: Tensorforce's default, where stable-baselines3 uses Huber,
+whose gradient is capped at 1 -- with the seed's reward scale, where the forced order costs up to
+-100, the large errors then learn a hundred times slower and the DQN family learnt to wait).
+
+**Exploration** (beyond the seed): a random action is drawn with ``exploration_weights`` when the
+MDP gives them (the seed's MDP: small lot counts are likelier, see
+:func:`execution.sim.mdp.exploration_weights`), uniformly otherwise. A uniformly random lot count
+empties the seed's order in about 3 decisions, so no training episode reached the horizon with
+inventory left and the forced order's cost was never seen.
 
 **Fine-tuning** (:func:`continue_training`) keeps the weights and continues exploring where the
 loaded model stopped (its last epsilon) down to the final epsilon, with a fresh replay memory.
@@ -30,22 +39,87 @@ from __future__ import annotations
 
 from typing import Any
 
+import numpy as np
+import torch as th
+import torch.nn.functional as F
 from stable_baselines3 import DQN
 from stable_baselines3.common.utils import get_linear_fn, polyak_update
 
 from execution.agents.catalog import TARGET_UPDATE_EPISODES
 
+TD_LOSSES = ("mse", "huber")
+
 
 class SeedDQN(DQN):
-    """stable-baselines3 DQN whose target network is synced every ``target_update_episodes`` finished episodes."""
+    """stable-baselines3 DQN as the seed meant it (module docstring).
 
-    target_update_episodes: int = TARGET_UPDATE_EPISODES  # class defaults: artifacts saved before had none
+    The target network is synced every ``target_update_episodes`` finished episodes; the TD loss is
+    ``td_loss``; random exploration draws actions with ``exploration_weights`` (uniform when None).
+    """
+
+    # class defaults: artifacts saved before these attributes existed load with SB3's behaviour
+    target_update_episodes: int = TARGET_UPDATE_EPISODES
     synced_at_episode: int = 0
+    td_loss: str = "huber"
+    exploration_weights: np.ndarray | None = None
 
-    def __init__(self, *args: Any, target_update_episodes: int = TARGET_UPDATE_EPISODES, **kwargs: Any) -> None:
+    def __init__(
+        self,
+        *args: Any,
+        target_update_episodes: int = TARGET_UPDATE_EPISODES,
+        td_loss: str = "mse",
+        exploration_weights: np.ndarray | None = None,
+        **kwargs: Any,
+    ) -> None:
+        if td_loss not in TD_LOSSES:
+            raise ValueError(f"td_loss must be one of {TD_LOSSES}, not {td_loss!r}")
         self.target_update_episodes = int(target_update_episodes)
         self.synced_at_episode = 0
+        self.td_loss = td_loss
+        self.exploration_weights = None if exploration_weights is None else np.asarray(exploration_weights, float)
         super().__init__(*args, **kwargs)
+
+    def predict(
+        self,
+        observation: np.ndarray,
+        state: tuple[np.ndarray, ...] | None = None,
+        episode_start: np.ndarray | None = None,
+        deterministic: bool = False,
+    ) -> tuple[np.ndarray, tuple[np.ndarray, ...] | None]:
+        """Greedy actions, or with probability epsilon random ones (drawn with ``exploration_weights``)."""
+        if deterministic or np.random.rand() >= self.exploration_rate:
+            return self.policy.predict(observation, state, episode_start, deterministic)
+        batched = self.policy.is_vectorized_observation(observation)
+        n = observation.shape[0] if batched else 1
+        if self.exploration_weights is None:
+            actions = np.array([self.action_space.sample() for _ in range(n)])
+        else:
+            weights = self.exploration_weights / self.exploration_weights.sum()
+            actions = np.random.choice(len(weights), size=n, p=weights)
+        return (actions if batched else actions[0]), state
+
+    def train(self, gradient_steps: int, batch_size: int = 100) -> None:
+        """stable-baselines3's DQN update, with this model's ``td_loss`` (and the target ``q_net_target`` gives)."""
+        self.policy.set_training_mode(True)
+        self._update_learning_rate(self.policy.optimizer)
+        loss_of = F.mse_loss if self.td_loss == "mse" else F.smooth_l1_loss
+        losses = []
+        for _ in range(gradient_steps):
+            data = self.replay_buffer.sample(batch_size, env=self._vec_normalize_env)  # type: ignore[union-attr]
+            discounts = data.discounts if data.discounts is not None else self.gamma
+            with th.no_grad():
+                next_q_values, _ = self.q_net_target(data.next_observations).max(dim=1)
+                target_q_values = data.rewards + (1 - data.dones) * discounts * next_q_values.reshape(-1, 1)
+            current_q_values = th.gather(self.q_net(data.observations), dim=1, index=data.actions.long())
+            loss = loss_of(current_q_values, target_q_values)
+            losses.append(loss.item())
+            self.policy.optimizer.zero_grad()
+            loss.backward()
+            th.nn.utils.clip_grad_norm_(self.policy.parameters(), self.max_grad_norm)
+            self.policy.optimizer.step()
+        self._n_updates += gradient_steps
+        self.logger.record("train/n_updates", self._n_updates, exclude="tensorboard")
+        self.logger.record("train/loss", np.mean(losses))
 
     def _on_step(self) -> None:
         """After each environment step: sync the target network per finished episodes, update epsilon."""
@@ -65,6 +139,7 @@ def dqn_kwargs(hyper: dict[str, Any], layers: int, total_timesteps: int = 1, epi
         "batch_size": hyper["batch_size"],
         "buffer_size": hyper["buffer_size"],
         "target_update_episodes": hyper["target_update_episodes"],
+        "td_loss": hyper["td_loss"],
         "exploration_initial_eps": hyper["exploration_initial_eps"],
         "exploration_final_eps": hyper["exploration_final_eps"],
         "exploration_fraction": min(1.0, hyper["exploration_frames"] / max(total_timesteps, 1)),

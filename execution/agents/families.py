@@ -13,6 +13,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
+import numpy as np
 from stable_baselines3 import A2C, PPO
 from stable_baselines3.common.base_class import BaseAlgorithm
 from stable_baselines3.common.policies import BasePolicy
@@ -44,11 +45,12 @@ class AlgorithmFamily:
     policy: type[BasePolicy] | str
     kwargs: KwargsBuilder
     fine_tune: FineTune = _keep_as_loaded
+    weighted_exploration: bool = False  # epsilon-greedy: random actions drawn with the MDP's weights
 
 
 FAMILIES: dict[str, AlgorithmFamily] = {
-    "dqn": AlgorithmFamily("dqn", SeedDQN, SeedDQNPolicy, dqn_kwargs, continue_training),
-    "ddqn": AlgorithmFamily("ddqn", DoubleDQN, SeedDQNPolicy, dqn_kwargs, continue_training),
+    "dqn": AlgorithmFamily("dqn", SeedDQN, SeedDQNPolicy, dqn_kwargs, continue_training, True),
+    "ddqn": AlgorithmFamily("ddqn", DoubleDQN, SeedDQNPolicy, dqn_kwargs, continue_training, True),
     "a2c": AlgorithmFamily("a2c", A2C, "MlpPolicy", a2c_kwargs),
     "ppo": AlgorithmFamily("ppo", PPO, "MlpPolicy", ppo_kwargs),
 }
@@ -76,8 +78,15 @@ def build(
     total_timesteps: int,
     episode_steps: int,
     seed: int | None,
+    exploration_weights: np.ndarray | None = None,
 ) -> BaseAlgorithm:
-    """A fresh model of agent ``agent`` on ``env`` for a budget of ``total_timesteps`` steps."""
+    """A fresh model of agent ``agent`` on ``env`` for a budget of ``total_timesteps`` steps.
+
+    ``exploration_weights`` (the MDP's, :func:`execution.sim.mdp.exploration_weights`) shape the
+    random actions of the epsilon-greedy families; the others explore through their own policy.
+    """
     family = family_of(agent)
     kwargs = family.kwargs(hyper, agent_spec(agent).layers, total_timesteps, episode_steps)
+    if family.weighted_exploration:
+        kwargs["exploration_weights"] = exploration_weights
     return family.algorithm(family.policy, env, seed=seed, device="cpu", verbose=0, **kwargs)

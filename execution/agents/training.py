@@ -40,7 +40,7 @@ from execution.config import OrderParams
 from execution.json_values import json_safe
 from execution.sim.execution_env import ExecutionEnv
 from execution.sim.market import MarketData
-from execution.sim.mdp import DEFAULT_FILL, DEFAULT_REWARD, check_mdp, make_batch
+from execution.sim.mdp import DEFAULT_FILL, DEFAULT_REWARD, check_mdp, exploration_weights, make_batch
 
 WORKER_PRELOAD = (
     "stable_baselines3.common.vec_env.subproc_vec_env",
@@ -220,12 +220,15 @@ def train_agent(
         mdp,
     )
     try:
+        weights = exploration_weights(mdp, order)
+        family = families.family_of(agent)
         if init_from is None:
-            model = families.build(agent, env, hyper, total, order.intervals, seed)
+            model = families.build(agent, env, hyper, total, order.intervals, seed, weights)
         else:
-            family = families.family_of(agent)
             model = family.algorithm.load(init_from, env=env, device="cpu")
             family.fine_tune(model, hyper, total, order.intervals)
+            if family.weighted_exploration:
+                model.exploration_weights = weights
             model.set_random_seed(seed)
         recorder = EpisodeRecorder(episodes, progress, label=f"{agent} {mdp} {market.symbol}")
         started = time.perf_counter()

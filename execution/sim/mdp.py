@@ -12,6 +12,8 @@ batch of that MDP (:func:`make_batch`), so a policy acts on exactly the states i
 
 from __future__ import annotations
 
+import numpy as np
+
 from execution.config import OrderParams
 from execution.sim.batch import EpisodeBatch, SeedBatch
 from execution.sim.fills import IMPACT_ETA
@@ -49,6 +51,22 @@ def make_batch(
     if mdp == "seed":
         return SeedBatch(market, order, n_envs, reward, fill, risk_aversion, eta)
     return PaceBatch(market, order, n_envs, reward, fill, spec, risk_aversion, eta)
+
+
+SMALL_LOTS_P = 0.5  # geometric exploration of the seed's MDP: P(a lots) ~ (1 - p)^a, one lot on average
+
+
+def exploration_weights(mdp: str, order: OrderParams) -> np.ndarray | None:
+    """Weights of random exploratory actions for ``mdp`` (``None``: uniform).
+
+    The seed's MDP: small lot counts likelier (``P(a) ~ (1/2)^a``, about one lot per random decision)
+    -- a uniformly random lot count empties the order in ~3 decisions, so exploration never shows
+    what holding inventory to the horizon costs. The pace MDP needs none: its actions are paces
+    around TWAP, and uniformly random ones already reach the horizon.
+    """
+    if check_mdp(mdp) == "pace":
+        return None
+    return (1.0 - SMALL_LOTS_P) ** np.arange(order.lots + 1)
 
 
 def expected_spaces(mdp: str, order: OrderParams, spec: PaceSpec | None = None) -> tuple[tuple[int, ...], int]:
