@@ -41,7 +41,7 @@ from typing import Any
 
 import numpy as np
 
-from execution.agents.catalog import AGENTS
+from execution.agents.catalog import AGENTS, PACE_EPISODES
 from execution.agents.training import train_agent
 from execution.config import OrderParams, PromotionRule
 from execution.data.sources.synthetic import PLANTED_STRENGTH, SyntheticSource
@@ -58,8 +58,8 @@ TEST = (date(2020, 1, 1), date(2020, 12, 31))
 FILL = "impact"
 MARKETS = {"martingale": 0.0, "planted": PLANTED_STRENGTH}
 #: episodes per agent: the quick run's, and the full run's (the production retrain's budget)
-QUICK_EPISODES = {"dqn": 300, "ddqn": 300, "a2c": 1500, "ppo": 1500}
-FULL_EPISODES = {"dqn": 3000, "ddqn": 3000, "a2c": 20000, "ppo": 20000}
+QUICK_EPISODES = {"dqn": 300, "ddqn": 300, "a2c": 3000, "ppo": 3000}
+FULL_EPISODES = PACE_EPISODES
 
 
 @dataclass
@@ -128,7 +128,8 @@ def train_and_evaluate(
     agent: str, mdp: str, windows: Windows, order: OrderParams, budget: dict[str, int], seed: int
 ) -> dict[str, Any]:
     """Train ``agent`` on ``mdp`` over the pooled training days, then evaluate it."""
-    episodes = budget[AGENTS[agent].family]
+    spec = AGENTS[agent]
+    episodes = budget[spec.family] if mdp == "pace" else spec.episodes("seed")
     began = time.perf_counter()
     run = train_agent(agent, windows.train, order, episodes=episodes, seed=seed, mdp=mdp, fill=FILL, progress=False)
     trained_s = time.perf_counter() - began

@@ -1,20 +1,24 @@
-"""Training speed of the agents, and the weekly retrain.
+"""Training speed: the earlier gymnasium path against the batched simulator, per agent, in one run.
 
 Usage::
 
-    python bench/train.py [--agents dqn_sl,...] [--episodes-scale 1.0] [--days 500]
-    python bench/train.py --weekly [--episodes-scale 1.0] [--home DIR]
+    python bench/train.py [--agents dqn_sl,...] [--steps 30000] [--days 500]
+    python bench/train.py --seed-experiment [--home DIR]
+    python bench/train.py --weekly [--home DIR]
 
-1. Per agent (default: the seed's five and PPO), one training run on its seed episode budget
-   (1000 DQN family, 2000 A3C and PPO; ``--episodes-scale`` multiplies it) on synthetic RELIANCE
-   bars held in memory (``--days`` trading days ending 2019-12-31; the seed trained on 2018-2019):
-   wall time, environment steps, steps per second, the mean reward and steps of the first and
-   last 100 episodes.
-2. ``--weekly``: the full weekly retrain -- :func:`execution.models.retrain.retrain` for the five
-   seed agents x RELIANCE and SAIL, one after the other (the machine has 2 cores; A3C already
-   runs 4 worker processes): training on 2018-01-01..2019-12-31, validation on the days after,
-   registry and promotion included. Bars are synthetic, published straight into the store of a
-   scratch ``EXEC_HOME`` (``--home``; default: a temporary folder) without the validation step.
+1. Per agent (default: the seed's five and PPO), on synthetic RELIANCE bars held in memory (``--days``
+   trading days ending 2019-12-31), the same budget of environment steps trained twice on the seed's
+   MDP (the only one the earlier path serves): the **earlier path** -- one monitored gymnasium
+   ``ExecutionEnv`` per environment, in 4 worker processes (``SubprocVecEnv``) for A3C and PPO with
+   their earlier settings (4 workers x 8 steps; 4 x 100 steps, 10 epochs of 100) and in a
+   ``DummyVecEnv`` for the DQN family -- and the **batched simulator** (``BatchVecEnv``, this
+   process, the agents' current settings). Environment steps per second of each, and the ratio; the
+   batched simulator on the pace MDP too.
+2. ``--seed-experiment``: the seed's experiment as the service runs it -- the five seed agents x
+   RELIANCE and SAIL on the seed's MDP with the seed's episode counts, through
+   :func:`execution.models.retrain.retrain` (train, save, register, validate, promote), on a scratch
+   ``EXEC_HOME`` whose bars are synthetic 2017-11..2020-02, published straight into the store.
+3. ``--weekly``: the production weekly retrain (pace MDP, production budget), same setting.
 
 Torch runs on 1 thread per training process (as the training module sets it).
 """
@@ -31,22 +35,41 @@ import time
 from datetime import date
 from pathlib import Path
 
-import numpy as np
-
 SYMBOLS = ("RELIANCE", "SAIL")
 TRAIN_START, TRAIN_END = date(2018, 1, 1), date(2019, 12, 31)
 VALIDATION_END = date(2020, 2, 29)
+#: the A3C and PPO settings of the earlier path (4 worker processes)
+EARLIER = {
+    "a2c": {"n_envs": 4, "n_steps": 8, "vec_env": "subproc"},
+    "ppo": {"n_envs": 4, "n_steps": 100, "batch_size": 100, "n_epochs": 10, "vec_env": "subproc"},
+    "dqn": {"n_envs": 1, "vec_env": "dummy"},
+    "ddqn": {"n_envs": 1, "vec_env": "dummy"},
+}
 
 
-def _episodes(agent: str, scale: float) -> int:
-    from execution.agents.catalog import agent_spec
+def steps_per_second(agent: str, market, order, overrides: dict, steps: int, mdp: str) -> float:
+    """Environment steps per second of ``steps`` steps of training ``agent`` (its model built, then ``learn``)."""
+    from execution.agents import catalog, families
+    from execution.agents.training import make_vec_env, seed_everything
 
-    return max(1, round(agent_spec(agent).default_episodes * scale))
+    hyper = catalog.hyperparameters(agent, **overrides)
+    seed_everything(1)
+    n_envs = int(hyper.get("n_envs", 1))
+    env = make_vec_env(
+        market, order, None, "seed", n_envs, hyper["vec_env"], hyper.get("start_method", "forkserver"), mdp
+    )
+    try:
+        model = families.build(agent, env, hyper, steps, order.intervals, 1)
+        started = time.perf_counter()
+        model.learn(total_timesteps=steps, progress_bar=False)
+        return model.num_timesteps / (time.perf_counter() - started)
+    finally:
+        env.close()
 
 
-def bench_agents(agents: list[str], scale: float, days: int) -> list[dict]:
-    """Train each agent once on in-memory bars; one result row per agent."""
-    from execution.agents.training import train_agent
+def bench_agents(agents: list[str], steps: int, days: int) -> list[dict]:
+    """Earlier path against the batched simulator per agent; one row per agent."""
+    from execution.agents.catalog import AGENTS
     from execution.config import OrderParams
     from execution.data.exchange_calendar import trading_days
     from execution.data.sources.synthetic import SyntheticSource
@@ -56,25 +79,21 @@ def bench_agents(agents: list[str], scale: float, days: int) -> list[dict]:
     window = trading_days(TRAIN_START, TRAIN_END)[-days:]
     bars = SyntheticSource(seed=7).fetch("RELIANCE", window[0], window[-1]).bars
     market = from_bars(bars, order)
-    print(f"training data: RELIANCE {window[0]}..{window[-1]}, {market.n_days} episode days (synthetic)")
+    print(f"training data: RELIANCE {window[0]}..{window[-1]}, {market.n_days} episode days (synthetic); {steps} steps")
     rows = []
     for agent in agents:
-        episodes = _episodes(agent, scale)
-        started = time.perf_counter()
-        run = train_agent(agent, market, order, episodes=episodes, seed=1, progress=False)
-        total_s = time.perf_counter() - started
-        rewards, steps = np.asarray(run.episode_rewards), np.asarray(run.episode_steps)
+        budget = steps if AGENTS[agent].family in ("a2c", "ppo") else max(steps // 4, 2000)
+        earlier = steps_per_second(agent, market, order, EARLIER[AGENTS[agent].family], budget, "seed")
+        batched = steps_per_second(agent, market, order, {}, budget, "seed")
+        pace = steps_per_second(agent, market, order, {}, budget, "pace")
         rows.append(
             {
                 "agent": agent,
-                "episodes": run.episodes,
-                "steps": run.timesteps,
-                "learn_s": run.wall_s,
-                "total_s": total_s,
-                "steps_per_s": run.steps_per_s,
-                "reward_first100": rewards[:100].mean(),
-                "reward_last100": rewards[-100:].mean(),
-                "steps_last100": steps[-100:].mean(),
+                "steps": budget,
+                "earlier": earlier,
+                "batched": batched,
+                "ratio": batched / earlier,
+                "pace": pace,
             }
         )
         print(_table(rows[-1:], header=len(rows) == 1), flush=True)
@@ -84,18 +103,16 @@ def bench_agents(agents: list[str], scale: float, days: int) -> list[dict]:
 def _table(rows: list[dict], header: bool = True) -> str:
     columns = [
         ("agent", "{}", 8),
-        ("episodes", "{:d}", 8),
-        ("steps", "{:d}", 8),
-        ("learn_s", "{:.1f}", 8),
-        ("total_s", "{:.1f}", 8),
-        ("steps_per_s", "{:.0f}", 11),
-        ("reward_first100", "{:.2f}", 15),
-        ("reward_last100", "{:.2f}", 14),
-        ("steps_last100", "{:.1f}", 13),
+        ("steps", "{:d}", 7),
+        ("earlier", "{:.0f}", 13),
+        ("batched", "{:.0f}", 13),
+        ("ratio", "{:.1f}x", 7),
+        ("pace", "{:.0f}", 13),
     ]
-    lines = ["  ".join(name.rjust(width) for name, _, width in columns)] if header else []
+    titles = {"earlier": "earlier st/s", "batched": "batched st/s", "pace": "pace MDP st/s"}
+    lines = ["  ".join(titles.get(name, name).rjust(width) for name, _, width in columns)] if header else []
     for row in rows:
-        lines.append("  ".join(fmt.format(row[name]).rjust(width) for name, fmt, width in columns if name in row))
+        lines.append("  ".join(fmt.format(row[name]).rjust(width) for name, fmt, width in columns))
     return "\n".join(lines)
 
 
@@ -115,9 +132,9 @@ def publish_synthetic(settings, symbols: tuple[str, ...], start: date, end: date
             conn.commit()
 
 
-def bench_weekly(scale: float, home: Path) -> list[dict]:
-    """The weekly retrain of the five seed agents x two symbols; one row per retrain."""
-    from execution.agents.catalog import SEED_AGENTS
+def bench_retrain(home: Path, mdp: str) -> list[dict]:
+    """The seed experiment (``mdp="seed"``: 5 seed agents, seed budgets) or the weekly retrain (``"pace"``)."""
+    from execution.agents.catalog import AGENTS, SEED_AGENTS
     from execution.config import load_settings
     from execution.models.retrain import retrain
 
@@ -128,10 +145,11 @@ def bench_weekly(scale: float, home: Path) -> list[dict]:
     print(f"published synthetic bars in {time.perf_counter() - started:.1f} s (EXEC_HOME={home})")
     rows = []
     weekly_started = time.perf_counter()
+    agents = SEED_AGENTS if mdp == "seed" else tuple(AGENTS)
     for symbol in SYMBOLS:
-        for agent in SEED_AGENTS:
+        for agent in agents:
             t0 = time.perf_counter()
-            summary = retrain(settings, symbol, agent, TRAIN_START, TRAIN_END, episodes=_episodes(agent, scale), seed=1)
+            summary = retrain(settings, symbol, agent, TRAIN_START, TRAIN_END, seed=1, mdp=mdp)
             rows.append(
                 {
                     "symbol": symbol,
@@ -152,7 +170,8 @@ def bench_weekly(scale: float, home: Path) -> list[dict]:
                 f"learn {r['learn_s']:7.1f} s  total {r['total_s']:7.1f} s  adv vs TWAP {adv:>7} bps  {r['status']}",
                 flush=True,
             )
-    print(f"weekly retrain ({len(rows)} models): {time.perf_counter() - weekly_started:.1f} s wall")
+    what = "seed experiment" if mdp == "seed" else "weekly retrain"
+    print(f"{what} ({len(rows)} models, {mdp} MDP): {time.perf_counter() - weekly_started:.1f} s wall")
     return rows
 
 
@@ -161,23 +180,24 @@ def main() -> None:
 
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--agents", default=",".join(AGENTS), help="comma-separated agents (default: all six)")
-    parser.add_argument("--episodes-scale", type=float, default=1.0, help="fraction of the seed episode budget")
+    parser.add_argument("--steps", type=int, default=30_000, help="environment steps per run (DQN family: a quarter)")
     parser.add_argument("--days", type=int, default=500, help="training days for the per-agent runs")
-    parser.add_argument("--weekly", action="store_true", help="run the weekly retrain (5 agents x 2 symbols)")
-    parser.add_argument("--home", type=Path, help="EXEC_HOME of the weekly retrain (default: a temporary folder)")
+    parser.add_argument("--seed-experiment", action="store_true", help="the seed experiment (5 agents x 2 symbols)")
+    parser.add_argument("--weekly", action="store_true", help="the weekly retrain (6 agents x 2 symbols, pace MDP)")
+    parser.add_argument("--home", type=Path, help="EXEC_HOME of the retrain runs (default: a temporary folder)")
     args = parser.parse_args()
-    print(f"cpus available: {len(os.sched_getaffinity(0))}, episodes scale {args.episodes_scale}")
-    if args.weekly:
+    print(f"cpus available: {len(os.sched_getaffinity(0))}")
+    if args.seed_experiment or args.weekly:
         home = args.home or Path(tempfile.mkdtemp(prefix="bench-train-"))
         try:
-            bench_weekly(args.episodes_scale, home.absolute())
+            bench_retrain(home.absolute(), "seed" if args.seed_experiment else "pace")
         finally:
             if args.home is None:  # stop the scratch database from a fresh process, then delete it
                 env = {**os.environ, "EXEC_HOME": str(home)}
                 subprocess.run([sys.executable, "-m", "execution", "db", "stop"], env=env, check=False)
                 shutil.rmtree(home, ignore_errors=True)
     else:
-        bench_agents([a.strip() for a in args.agents.split(",") if a.strip()], args.episodes_scale, args.days)
+        bench_agents([a.strip() for a in args.agents.split(",") if a.strip()], args.steps, args.days)
 
 
 if __name__ == "__main__":

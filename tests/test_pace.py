@@ -118,7 +118,7 @@ def test_the_twap_pace_is_the_orders_twap_and_earns_exactly_zero(market, fill, s
 
 
 def test_the_pa_return_is_the_advantage_over_the_orders_twap_minus_the_pace_penalty(market):
-    spec = PaceSpec(pace_penalty_bps=0.7)
+    spec = PaceSpec(pace_penalty_bps=0.7, tracking_aversion=0.0)
     rng = np.random.default_rng(11)
     batch = pace_batch(market, spec=spec)
     days = np.arange(market.n_days)
@@ -247,3 +247,20 @@ def test_the_pace_mdp_passes_gymnasiums_check_and_plays_one_episode(market):
         steps += 1
     last_lot = np.flatnonzero(twap_seed(market, ORDER)[2])[-1]  # the episode ends with the last lot
     assert steps == last_lot + 1 and obs[PACE_FEATURES.index("inventory_left")] == 0.0
+
+
+def test_the_tracking_risk_charges_a_deviation_from_the_twap_holdings_when_it_is_taken(market):
+    days = np.arange(market.n_days)
+
+    def first_step(action: int, tracking: float) -> np.ndarray:
+        batch = pace_batch(market, spec=PaceSpec(pace_penalty_bps=0.0, tracking_aversion=tracking), fill="seed")
+        batch.begin(days, days)
+        return batch.step(np.full(market.n_days, action)).reward
+
+    risk = {name: first_step(a, 0.0) - first_step(a, 0.05) for name, a in (("twap", TWAP), ("wait", 0), ("rush", 5))}
+    np.testing.assert_allclose(risk["twap"], 0.0, atol=1e-12)  # on the TWAP's holdings: no risk added
+    # waiting: one lot behind the TWAP's 1 of 20 lots after the first decision, held over one interval
+    expected = 0.05 * (1 / 20) ** 2 * (1e4 * market.sigma_1m) ** 2 * ORDER.interval_min
+    np.testing.assert_allclose(risk["wait"], expected, rtol=1e-9)
+    np.testing.assert_allclose(first_step(0, 0.0), 0.0)  # nothing filled: no advantage term either
+    assert (risk["rush"] > risk["wait"]).all()  # 3x the pace: 2 lots ahead, four times the risk

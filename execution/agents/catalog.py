@@ -49,8 +49,10 @@ SEED_DQN_HYPERPARAMETERS: dict[str, Any] = {
 
 SEED_A3C_HYPERPARAMETERS: dict[str, Any] = {
     "learning_rate": 1e-3,
-    "n_envs": 4,
-    "n_steps": 8,  # x 4 workers = the seed's mini-batch of 32
+    # the seed's 4 workers x 8 steps (a mini-batch of 32) ran as 4 processes; in one process the
+    # batched simulator steps 32 episodes at once: 32 x 8 = 256 transitions an update (bench/train.py)
+    "n_envs": 32,
+    "n_steps": 8,
     "gamma": 0.99,
     "gae_lambda": 1.0,
     "ent_coef": 0.01,
@@ -63,10 +65,10 @@ SEED_A3C_HYPERPARAMETERS: dict[str, Any] = {
 
 PPO_HYPERPARAMETERS: dict[str, Any] = {
     "learning_rate": 3e-4,
-    "n_envs": 4,
-    "n_steps": 100,
-    "batch_size": 100,
-    "n_epochs": 10,
+    "n_envs": 32,  # 32 batched episodes x 25 steps = 800 transitions an update, 4 epochs of one batch
+    "n_steps": 25,
+    "batch_size": 800,
+    "n_epochs": 4,
     "gamma": 0.99,
     "gae_lambda": 0.95,
     "clip_range": 0.2,
@@ -95,17 +97,25 @@ class AgentSpec:
         """Parallel environments of one training run (1 for the DQN family)."""
         return int(self.hyperparameters.get("n_envs", 1))
 
+    def episodes(self, mdp: str) -> int:
+        """Default training episodes: the seed's count on its MDP; on the pace MDP, the production budget."""
+        return self.default_episodes if mdp == "seed" else PACE_EPISODES[self.family]
+
 
 AGENTS: dict[str, AgentSpec] = {
     "dqn_sl": AgentSpec("dqn_sl", "dqn", 1, 1000, SEED_DQN_HYPERPARAMETERS, "DQN, 1 dense layer of 20 + dropout"),
     "dqn_3l": AgentSpec("dqn_3l", "dqn", 3, 1000, SEED_DQN_HYPERPARAMETERS, "DQN, 3 dense layers of 20 + dropout"),
     "ddqn_3l": AgentSpec("ddqn_3l", "ddqn", 3, 1000, SEED_DQN_HYPERPARAMETERS, "Double DQN, as dqn_3l"),
-    "a3c_sl": AgentSpec("a3c_sl", "a2c", 1, 2000, SEED_A3C_HYPERPARAMETERS, "A2C over 4 workers, actor/critic 1 x 20"),
-    "a3c_3l": AgentSpec("a3c_3l", "a2c", 3, 2000, SEED_A3C_HYPERPARAMETERS, "A2C over 4 workers, actor/critic 3 x 20"),
-    "ppo": AgentSpec("ppo", "ppo", 2, 2000, PPO_HYPERPARAMETERS, "PPO over 4 workers, actor/critic 2 x 64"),
+    "a3c_sl": AgentSpec("a3c_sl", "a2c", 1, 2000, SEED_A3C_HYPERPARAMETERS, "A2C (A3C), actor/critic 1 x 20"),
+    "a3c_3l": AgentSpec("a3c_3l", "a2c", 3, 2000, SEED_A3C_HYPERPARAMETERS, "A2C (A3C), actor/critic 3 x 20"),
+    "ppo": AgentSpec("ppo", "ppo", 2, 2000, PPO_HYPERPARAMETERS, "PPO, actor/critic 2 x 64"),
 }
 
 SEED_AGENTS: tuple[str, ...] = ("dqn_sl", "dqn_3l", "ddqn_3l", "a3c_sl", "a3c_3l")
+
+#: Production budget on the pace MDP (episodes of ~20-50 decisions), per family: what bench/learning.py
+#: needs for every agent to learn the planted edge; ~30-60 s each on one core with the batched simulator.
+PACE_EPISODES: dict[str, int] = {"dqn": 3000, "ddqn": 3000, "a2c": 20000, "ppo": 12000}
 
 
 def agent_spec(name: str) -> AgentSpec:

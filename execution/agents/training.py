@@ -202,7 +202,7 @@ def train_agent(
     reward = reward or DEFAULT_REWARD[check_mdp(mdp)]
     fill = fill or DEFAULT_FILL[mdp]
     hyper = catalog.hyperparameters(agent, **(overrides or {}))
-    episodes = spec.default_episodes if episodes is None else int(episodes)
+    episodes = spec.episodes(check_mdp(mdp)) if episodes is None else int(episodes)
     if episodes < 1:
         raise ValueError(f"episodes must be >= 1, not {episodes}")
     seed = secrets.randbelow(2**31) if seed is None else int(seed)
