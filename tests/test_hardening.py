@@ -1,0 +1,199 @@
+"""Production hardening (issue 13): one test per defect of the daily path, each failing before its fix.
+
+Defects 2 (a quarantined or unfetched symbol blocks the others) and 7 (CSP, per-DAG permission)
+are tested where their code is exercised for real: ``tests/test_faults.py`` (the DAGs) and
+``tests/test_plugin.py`` (the reports app); defect 8 by ``tests/conftest.py``'s summary and
+``tests/test_backtest.py``; this module holds the others.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import csv
+import json
+from datetime import date
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import psycopg2
+import pytest
+from test_quality import clean_day
+
+from execution.cli import main
+from execution.data import audit
+from execution.data.ingest import DaysQuarantined, fetch_and_stage, publish_validated, release, validate_staged
+
+DAY = date(2021, 7, 20)  # a Tuesday, an NSE trading day
+SYMBOL = "SAIL"
+
+
+def vendor_csv(folder: Path, frames: list[pd.DataFrame], symbol: str = SYMBOL) -> Path:
+    """``frames`` written as one vendor export ``folder/SYMBOL.csv`` (naive exchange time)."""
+    folder.mkdir(parents=True, exist_ok=True)
+    frame = pd.concat(frames, ignore_index=True)
+    out = frame.drop(columns="source").assign(ts=frame["ts"].dt.strftime("%Y-%m-%d %H:%M:%S"))
+    path = folder / f"{symbol}.csv"
+    out.to_csv(path, index=False)
+    return path
+
+
+def with_gap(frame: pd.DataFrame, minutes: int = 12) -> pd.DataFrame:
+    """``frame`` without ``minutes`` bars from 11:00: held back by ``longest_gap`` (> 5 minutes)."""
+    minute = frame["ts"].dt.hour * 60 + frame["ts"].dt.minute
+    return frame[(minute < 660) | (minute >= 660 + minutes)].reset_index(drop=True)
+
+
+def published_bars(conn, symbol: str = SYMBOL, day: date = DAY) -> int:
+    with conn.cursor() as cur:
+        cur.execute(
+            "SELECT count(*) FROM bars_1m WHERE symbol = %s AND (ts AT TIME ZONE 'Asia/Kolkata')::date = %s",
+            (symbol, day),
+        )
+        return int(cur.fetchone()[0])
+
+
+def quarantine_row(conn, symbol: str = SYMBOL, day: date = DAY) -> tuple:
+    with conn.cursor() as cur:
+        cur.execute(
+            "SELECT released_at IS NOT NULL, released_by, release_reason FROM quarantine"
+            " WHERE symbol = %s AND day = %s",
+            (symbol, day),
+        )
+        return cur.fetchone()
+
+
+def dag_path(settings, folder: Path) -> dict:
+    """fetch_bars -> validate_bars of the daily DAG for SAIL on DAY: the payload publish_bars gets."""
+    staged = fetch_and_stage(settings, "landing", SYMBOL, DAY, DAY, path=str(folder), who="test")
+    return validate_staged(settings, staged)
+
+
+@pytest.fixture
+def gap_day(tmp_path: Path) -> Path:
+    """A landing folder whose SAIL day has a 12-minute vendor gap."""
+    vendor_csv(tmp_path / "landing", [with_gap(clean_day(SYMBOL, DAY))])
+    return tmp_path / "landing"
+
+
+# --------------------------------------------------------------------------- defect 1
+
+
+def test_defect_1_clearing_a_failed_publish_keeps_the_operators_release(conn, settings, gap_day):
+    """The carried-over "failed" verdict of a cleared publish_bars must not unpublish a released day."""
+    validated = dag_path(settings, gap_day)
+    assert [d["state"] for d in validated["days"]] == ["failed"]
+    with contextlib.suppress(DaysQuarantined):
+        publish_validated(settings, validated)
+    assert published_bars(conn) == 0
+    rows = release(settings, SYMBOL, DAY, "vendor gap confirmed by the exchange")
+    assert rows == 363 and published_bars(conn) == 363
+
+    with contextlib.suppress(DaysQuarantined):
+        publish_validated(settings, validated)  # the operator clears the failed task: same XCom input
+
+    assert published_bars(conn) == 363
+    released, by, why = quarantine_row(conn)
+    assert released and by and why == "vendor gap confirmed by the exchange"
+
+
+def test_defect_1_validate_and_reingest_keep_the_release_from_the_command_line(conn, settings, gap_day, capsys):
+    args = ["--symbols", SYMBOL, "--start", DAY.isoformat(), "--end", DAY.isoformat()]
+    assert main(["ingest", "--source", "landing", "--path", str(gap_day), *args, "--no-progress"]) == 3
+    assert main(["quarantine", "release", SYMBOL, DAY.isoformat(), "--reason", "vendor gap confirmed"]) == 0
+    assert published_bars(conn) == 363
+
+    main(["validate", *args])
+    assert published_bars(conn) == 363
+    main(["ingest", "--source", "landing", "--path", str(gap_day), *args, "--no-progress"])
+    assert published_bars(conn) == 363
+    assert quarantine_row(conn)[2] == "vendor gap confirmed"
+    capsys.readouterr()
+    assert main(["status", "--json"]) == 0
+    status = json.loads(capsys.readouterr().out)["symbols"][SYMBOL]
+    assert status["quarantined_days"] == [] and status["trading_days"] == 1
+
+
+# --------------------------------------------------------------------------- defect 3
+
+
+def test_defect_3_an_older_run_cannot_overwrite_what_a_newer_run_published(conn, settings, tmp_path):
+    """Run 1 fetches the vendor's first file; run 2 the corrected one and publishes it; run 1's
+    delayed (or cleared) publish must not put the older content back."""
+    first = clean_day(SYMBOL, DAY, seed=1)
+    corrected = clean_day(SYMBOL, DAY, seed=2)
+    vendor_csv(tmp_path / "first", [first])
+    vendor_csv(tmp_path / "fixed", [corrected])
+    older = dag_path(settings, tmp_path / "first")
+    newer = dag_path(settings, tmp_path / "fixed")
+    assert older["run_id"] < newer["run_id"]
+    publish_validated(settings, newer)
+    publish_validated(settings, older)  # late
+
+    with conn.cursor() as cur:
+        cur.execute("SELECT close FROM bars_1m WHERE symbol = %s ORDER BY ts", (SYMBOL,))
+        closes = [r[0] for r in cur.fetchall()]
+        cur.execute("SELECT batch_id FROM published_days WHERE symbol = %s AND day = %s", (SYMBOL, DAY))
+        published_batch = cur.fetchone()[0]
+        cur.execute("SELECT status FROM ingest_days WHERE run_id = %s", (older["run_id"],))
+        late_status = cur.fetchone()[0]
+    np.testing.assert_allclose(closes, corrected["close"].to_numpy())
+    assert published_batch == newer["days"][0]["batch_id"]
+    assert late_status == "superseded"
+
+
+# --------------------------------------------------------------------------- defect 4
+
+
+def test_defect_4_release_audit_is_append_only_and_names_the_os_user(conn, settings, gap_day):
+    assert main(["ingest", "--source", "landing", "--path", str(gap_day), "--symbols", SYMBOL, "--no-progress"]) == 3
+    assert main(["quarantine", "release", SYMBOL, DAY.isoformat(), "--reason", "confirmed", "--by", "alice"]) == 0
+    me = audit.current_actor().name  # user@host from the process's uid, whatever --by says
+
+    log = audit.events(conn, SYMBOL, DAY)
+    assert [e["event"] for e in log] == ["quarantined", "released"]
+    released = log[-1]
+    assert released["reason"] == "confirmed"
+    assert me in released["actor"] and "alice" in released["actor"]
+    assert released["actor_context"]["os_user"] == me.split("@")[0]
+    assert released["actor_context"]["declared_by"] == "alice"
+    assert {f["name"] for f in log[0]["details"]["failed_expectations"]} == {"bars_per_day", "longest_gap"}
+
+    with conn.cursor() as cur, pytest.raises(psycopg2.errors.RaiseException, match="append-only"):
+        cur.execute("UPDATE quarantine_events SET actor = 'someone else'")
+    conn.rollback()
+    with conn.cursor() as cur, pytest.raises(psycopg2.errors.RaiseException, match="append-only"):
+        cur.execute("DELETE FROM quarantine_events")
+    conn.rollback()
+
+    # corrected content published later: the day is no longer "released", the audit of the release stays
+    vendor_csv(gap_day, [clean_day(SYMBOL, DAY)])
+    assert main(["ingest", "--source", "landing", "--path", str(gap_day), "--symbols", SYMBOL, "--no-progress"]) == 0
+    assert published_bars(conn) == 375
+    with conn.cursor() as cur:
+        cur.execute("SELECT released_by FROM published_days WHERE symbol = %s AND day = %s", (SYMBOL, DAY))
+        assert cur.fetchone()[0] is None
+    assert [e["event"] for e in audit.events(conn, SYMBOL, DAY)] == ["quarantined", "released"]
+    assert quarantine_row(conn)[1] == released["actor"]
+
+
+# --------------------------------------------------------------------------- helpers used by test_faults
+
+
+def read_schedule_csv(path: Path) -> tuple[list[str], list[dict[str, str]]]:
+    """(comment lines, rows) of a schedule CSV."""
+    lines = path.read_text().splitlines()
+    comments = [line for line in lines if line.startswith("#")]
+    rows = list(csv.DictReader(line for line in lines if not line.startswith("#")))
+    return comments, rows
+
+
+def test_quarantine_events_command_prints_the_log(conn, gap_day, capsys):
+    assert main(["ingest", "--source", "landing", "--path", str(gap_day), "--symbols", SYMBOL, "--no-progress"]) == 3
+    assert main(["quarantine", "release", SYMBOL, DAY.isoformat(), "--reason", "confirmed"]) == 0
+    capsys.readouterr()
+    assert main(["quarantine", "events", "--symbol", SYMBOL, "--json"]) == 0
+    log = json.loads(capsys.readouterr().out)
+    assert [(e["event"], e["day"]) for e in log] == [("quarantined", DAY.isoformat()), ("released", DAY.isoformat())]
+    assert main(["quarantine", "events"]) == 0
+    assert "released by" in capsys.readouterr().out
