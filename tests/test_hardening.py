@@ -254,3 +254,143 @@ def test_defect_8_no_test_turns_an_import_error_of_the_project_into_a_skip():
                 if str(target).split(".")[0] in ("execution", "nse_reports", "common"):
                     offenders.append(f"{path.name}:{node.lineno} {target}")
     assert offenders == []
+
+
+# --------------------------------------------------------------------------- defects 2, 5, 6: schedules
+
+PLAN_DAY = date(2020, 2, 3)  # Monday after the synthetic history of test_report (2020-01-27..31)
+
+
+@pytest.fixture
+def reliance_only_history(conn, settings):
+    """RELIANCE's bars of 2020-01-27..31 published; SAIL has none. Settings configure both."""
+    from test_report import HISTORY, ingested
+
+    ingested(conn, settings.with_overrides(symbols=("RELIANCE",)), ("RELIANCE",), *HISTORY)
+    return settings.with_overrides(symbols=("RELIANCE", "SAIL"))
+
+
+def schedule_rows(conn, day: date) -> dict[str, int]:
+    """{symbol: planned shares of the primary plan} stored for ``day``."""
+    with conn.cursor() as cur:
+        cur.execute(
+            "SELECT symbol, sum(planned_qty) FROM schedules WHERE trading_day = %s AND is_primary GROUP BY symbol",
+            (day,),
+        )
+        return {s: int(q) for s, q in cur.fetchall()}
+
+
+def test_defect_2_a_symbol_without_data_does_not_stop_the_others_schedules(conn, reliance_only_history):
+    from execution.trading.schedules import schedules_dir, write_schedules
+
+    summary = write_schedules(reliance_only_history, PLAN_DAY)
+
+    assert schedule_rows(conn, PLAN_DAY) == {"RELIANCE": 10_000}
+    assert [p["order"]["symbol"] for p in summary["orders"]] == ["RELIANCE"]
+    assert [(u["order"]["symbol"], "no published bars of SAIL" in u["reason"]) for u in summary["unplanned"]] == [
+        ("SAIL", True)
+    ]
+    assert [p.name for p in schedules_dir(reliance_only_history, PLAN_DAY).glob("*.csv")] == [
+        "order-1-RELIANCE-buy-0930.csv"
+    ]
+    from execution.trading.schedules import SchedulesIncomplete, raise_if_unplanned
+
+    with pytest.raises(SchedulesIncomplete, match="SAIL"):
+        raise_if_unplanned(summary)  # what the reports DAG does once the report is written
+
+
+def test_defect_5_policy_cache_never_commits_the_callers_transaction(conn, settings):
+    from execution.models.champion import PolicyCache
+    from execution.trading.orders import add_order
+
+    add_order(conn, PLAN_DAY, "RELIANCE", "buy", 10_000, 500)  # not committed
+    choice = PolicyCache(conn, settings).get("RELIANCE", settings.order)
+    assert choice.source == "twap_seed"
+    conn.rollback()
+    with conn.cursor() as cur:
+        cur.execute("SELECT count(*) FROM orders")
+        assert cur.fetchone()[0] == 0  # the caller's rollback still undoes its own work
+
+
+def _block_then_kill_the_writer(settings, conn_kill, errors: list[BaseException]) -> None:
+    """Wait for the schedules writer to block on the table lock the test holds, then terminate its backend."""
+    import time
+
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        with conn_kill.cursor() as cur:
+            cur.execute(
+                "SELECT pid FROM pg_stat_activity WHERE application_name = 'nse-execution'"
+                " AND wait_event_type = 'Lock' AND query ILIKE '%%schedules%%'"
+            )
+            found = cur.fetchall()
+        if found:
+            with conn_kill.cursor() as cur:
+                cur.execute("SELECT pg_terminate_backend(%s)", (found[0][0],))
+            return
+        time.sleep(0.05)
+    with conn_kill.cursor() as cur:
+        cur.execute("SELECT application_name, state, wait_event_type, left(query, 80) FROM pg_stat_activity")
+        seen = cur.fetchall()
+    raise AssertionError(f"the schedules writer never reached the database write: {errors} {seen}")
+
+
+def test_defect_5_a_failed_database_write_leaves_the_schedule_files_as_they_were(conn, reliance_only_history):
+    """The writer's database session is killed while it replaces the rows: neither the rows nor the
+    CSV folder may change (before the fix the folder was already replaced)."""
+    import threading
+
+    from execution.db import connect
+    from execution.trading.orders import add_order
+    from execution.trading.schedules import schedules_dir, write_schedules
+
+    one = reliance_only_history.with_overrides(symbols=("RELIANCE",))
+    write_schedules(one, PLAN_DAY)
+    folder = schedules_dir(one, PLAN_DAY)
+    before_files = {p.name: p.read_bytes() for p in folder.iterdir()}
+    before_rows = schedule_rows(conn, PLAN_DAY)
+    add_order(conn, PLAN_DAY, "RELIANCE", "sell", 5000, 500, "10:00", 60, 30)
+    conn.commit()
+
+    locker = connect(one)
+    killer = connect(one)
+    killer.autocommit = True  # pg_stat_activity is a snapshot per transaction: see each poll afresh
+    errors: list[BaseException] = []
+    try:
+        with locker.cursor() as cur:
+            cur.execute("LOCK TABLE schedules IN ACCESS EXCLUSIVE MODE")
+        writer = threading.Thread(target=lambda: _capture(errors, write_schedules, one, PLAN_DAY))
+        writer.start()
+        _block_then_kill_the_writer(one, killer, errors)
+        writer.join(timeout=60)
+    finally:
+        locker.rollback()
+        locker.close()
+        killer.close()
+    assert not writer.is_alive()
+    assert {p.name: p.read_bytes() for p in folder.iterdir()} == before_files
+    assert schedule_rows(conn, PLAN_DAY) == before_rows
+    assert not [p for p in folder.parent.iterdir() if p.name.startswith(".")]  # no temporary folder left
+    assert len(errors) == 1 and isinstance(errors[0], psycopg2.OperationalError)  # the cause, not a later one
+
+
+def _capture(errors: list[BaseException], fn, *args) -> None:
+    try:
+        fn(*args)
+    except BaseException as exc:
+        errors.append(exc)
+
+
+def test_defect_6_the_schedule_csv_says_which_strategy_it_is_and_why(conn, reliance_only_history):
+    from execution.trading.schedules import write_schedules
+
+    one = reliance_only_history.with_overrides(symbols=("RELIANCE",))
+    summary = write_schedules(one, PLAN_DAY)
+    comments, rows = read_schedule_csv(Path(summary["orders"][0]["csv"]))
+
+    assert "champion_lots" not in rows[0]  # there is no champion: the file must not say there is
+    plan_line = next(c for c in comments if c.startswith("# plan to execute:"))
+    assert "twap_seed" in plan_line and "no trained model yet" in plan_line
+    lots = [c for c in rows[0] if c.endswith("_lots")]
+    assert lots[0] == "twap_seed_lots"  # the plan to execute comes first
+    assert sum(int(r["twap_seed_lots"]) for r in rows) == 20

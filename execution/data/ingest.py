@@ -476,9 +476,9 @@ def validate_staged(settings: Settings, staged: dict[str, Any]) -> dict[str, Any
 def publish_validated(settings: Settings, validated: dict[str, Any]) -> dict[str, Any]:
     """Publish passed days atomically and quarantine failed ones (committed), close the run.
 
-    Returns ``{"symbol", "run_id", "published", "unchanged", "quarantined", "failed"}``; raises
-    :class:`DaysQuarantined` after committing when any day was quarantined or failed to fetch,
-    naming each symbol-day and its failed expectations, so the task fails loudly.
+    Returns ``{"symbol", "run_id", "published", "unchanged", "superseded", "quarantined", "failed"}``.
+    It does not raise for held-back days, so that the caller can announce what was published (the
+    daily DAG emits its Asset event) before :func:`raise_if_held_back` fails loudly.
     """
     symbol, run_id = validated["symbol"], validated["run_id"]
     judgements = [
@@ -506,11 +506,25 @@ def publish_validated(settings: Settings, validated: dict[str, Any]) -> dict[str
         "run_id": run_id,
         "published": [o.day.isoformat() for o in outcomes if o.status == "published"],
         "unchanged": [o.day.isoformat() for o in outcomes if o.status == "unchanged"],
+        "superseded": [o.day.isoformat() for o in outcomes if o.status == "superseded"],
         "quarantined": [{"day": o.day.isoformat(), "errors": o.errors} for o in outcomes if o.status == "quarantined"],
         "failed": validated["failed"],
     }
+    return summary
+
+
+def held_back(summary: dict[str, Any]) -> list[str]:
+    """One line per symbol-day a publish summary held back: quarantined (with the failed expectations)
+    or not fetched (with why)."""
+    symbol = summary["symbol"]
     problems = [f"{symbol} {q['day']}: quarantined, failed {', '.join(q['errors'])}" for q in summary["quarantined"]]
     problems += [f"{symbol} {f['day']}: fetch failed: {f['error']}" for f in summary["failed"]]
+    return problems
+
+
+def raise_if_held_back(summary: dict[str, Any]) -> dict[str, Any]:
+    """:class:`DaysQuarantined` naming every held-back symbol-day of a publish summary; else the summary."""
+    problems = held_back(summary)
     if problems:
         raise DaysQuarantined("; ".join(problems))
     return summary

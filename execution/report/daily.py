@@ -39,6 +39,7 @@ import pandas as pd
 from execution import __version__
 from execution.config import OrderParams, Settings
 from execution.data.exchange_calendar import next_trading_day, trading_days
+from execution.data.files import write_text
 from execution.db import connection
 from execution.json_values import json_safe
 from execution.models.champion import (
@@ -306,6 +307,7 @@ def tomorrow(conn: Any, settings: Settings, day: date, policies: PolicyCache) ->
             "trading_day": next_day,
             "error": f"no schedules written for {next_day} yet (python -m execution schedule --date {next_day})",
             "orders": [],
+            "unplanned": [],
         }
     orders = {o.id: o for o in list_orders(conn, next_day)}
     out = []
@@ -349,7 +351,9 @@ def tomorrow(conn: Any, settings: Settings, day: date, policies: PolicyCache) ->
                 ],
             }
         )
-    return {"trading_day": next_day, "orders": out, "error": None}
+    planned = {entry["order"].id for entry in out}
+    unplanned = [o.describe() for o in orders.values() if o.id not in planned]
+    return {"trading_day": next_day, "orders": out, "error": None, "unplanned": unplanned}
 
 
 def _decision_table_of(
@@ -573,7 +577,7 @@ def render_daily_report(settings: Settings, day: date, out_dir: Path | None = No
         champion=CHAMPION_NAME,
         frame_records=_frame_records,
     )
-    html_path.write_text(html)
+    write_text(html_path, html)
     write_index(out_dir)
     log.info("daily report of %s: %s", day, html_path)
     if strict:
