@@ -394,3 +394,79 @@ def test_defect_6_the_schedule_csv_says_which_strategy_it_is_and_why(conn, relia
     lots = [c for c in rows[0] if c.endswith("_lots")]
     assert lots[0] == "twap_seed_lots"  # the plan to execute comes first
     assert sum(int(r["twap_seed_lots"]) for r in rows) == 20
+
+
+# --------------------------------------------------------------------------- defect 10
+
+
+def _external_assets(folder: Path) -> list[str]:
+    """Every script, stylesheet or image a page of ``folder`` would load from another host."""
+    import re
+
+    tag = re.compile(r"<(?:script|link|img)\b[^>]*\b(?:src|href)=\"(https?://[^\"]+)\"", re.IGNORECASE)
+    return [f"{p.relative_to(folder)}: {url}" for p in folder.rglob("*.html") for url in tag.findall(p.read_text())]
+
+
+def test_defect_10_data_docs_load_local_copies_and_render_offline(tmp_path):
+    from test_quality import BAD_DAY, CLEAN_DAY
+    from test_report import _chromium_skip_reason, render_in_chromium
+
+    from execution.data.quality import build_data_docs, validate_days
+
+    bars = pd.concat([clean_day("AAA", CLEAN_DAY), with_gap(clean_day("AAA", BAD_DAY))])
+    index = build_data_docs(validate_days(bars), tmp_path / "data-docs")
+    assert _external_assets(tmp_path / "data-docs") == []
+    vendored = tmp_path / "data-docs" / "static" / "vendor"
+    for name in ("jquery/jquery.min.js", "bootstrap/css/bootstrap.min.css", "bootstrap-table/bootstrap-table.min.js"):
+        assert (vendored / name).stat().st_size > 1000, name
+    if _chromium_skip_reason():
+        pytest.skip(_chromium_skip_reason())
+    rows = "document.querySelectorAll('table tbody tr[data-index]').length"
+    seen = render_in_chromium(index, tmp_path / "profile", probe_js=rows)
+    assert [r for r in seen["requests"] if not r.startswith(("file:", "data:"))] == []  # offline by construction
+    assert seen["errors"] == []
+    assert seen["probe"] == 3  # bootstrap-table built the index: 2 validations + the suite
+
+
+def test_defect_7_data_docs_still_work_under_the_policy_the_plugin_serves_them_with(tmp_path):
+    """The Data Docs served over HTTP with the plugin's DATA_DOCS_POLICY: the table is built (the
+    vendored scripts and GX's inline code run) and the browser reports no policy violation."""
+    import functools
+    import http.server
+    import sys
+    import threading
+
+    from test_quality import BAD_DAY, CLEAN_DAY
+    from test_report import _chromium_skip_reason, render_in_chromium
+
+    from execution.data.quality import build_data_docs, validate_days
+
+    sys.path.append(str(Path(__file__).resolve().parent.parent / "plugins"))
+    from nse_reports.app import DATA_DOCS_POLICY
+
+    if _chromium_skip_reason():
+        pytest.skip(_chromium_skip_reason())
+    bars = pd.concat([clean_day("AAA", CLEAN_DAY), with_gap(clean_day("AAA", BAD_DAY))])
+    build_data_docs(validate_days(bars), tmp_path / "data-docs")
+
+    class WithPolicy(http.server.SimpleHTTPRequestHandler):
+        def end_headers(self):
+            if self.path.endswith((".html", "/")):
+                self.send_header("Content-Security-Policy", DATA_DOCS_POLICY)
+            super().end_headers()
+
+        def log_message(self, *args):
+            pass
+
+    handler = functools.partial(WithPolicy, directory=str(tmp_path / "data-docs"))
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        url = f"http://127.0.0.1:{server.server_address[1]}/index.html"
+        rows = "document.querySelectorAll('table tbody tr[data-index]').length"
+        seen = render_in_chromium(url, tmp_path / "profile", probe_js=rows)
+    finally:
+        server.shutdown()
+    assert seen["errors"] == []  # a blocked script or style would be logged as an error
+    assert seen["probe"] == 3
+    assert all(r.startswith(url.rsplit("/", 1)[0]) or r.startswith("data:") for r in seen["requests"])

@@ -381,3 +381,75 @@ def test_the_login_make_airflow_prints_is_the_one_airflow_accepts(tmp_path, monk
     with pytest.raises(HTTPException) as refused:
         SimpleAuthManagerLogin.create_token(LoginBody(username="admin", password=password + "x"))
     assert refused.value.status_code == 401
+
+
+# --------------------------------------------------------------------------- CSP and per-DAG permission (issue 13)
+
+
+@pytest.mark.parametrize(
+    "route",
+    [
+        "/",
+        "/api/reports",
+        "/files/daily/2020-01-30.html",
+        "/files/daily/2020-01-30.json",
+        "/files/schedules/2020-01-31_RELIANCE.csv",
+        "/files/data-docs/",
+        "/files/data-docs/validations/v.html",
+        "/daily/2020-02-03",
+    ],
+)
+def test_every_response_has_a_content_security_policy(client, token, route):
+    response = client.get(route, headers=bearer(token))
+    assert response.status_code in (200, 404)
+    policy = response.headers["content-security-policy"]
+    assert "default-src 'none'" in policy and "base-uri 'none'" in policy
+    assert "http:" not in policy and "https:" not in policy and "*" not in policy  # nothing from elsewhere
+
+
+def test_our_pages_run_no_script_and_data_docs_scripts_are_boxed(client, token):
+    report = client.get("/files/daily/2020-01-30.html", headers=bearer(token)).headers["content-security-policy"]
+    assert "script-src" not in report  # default-src 'none': the reports are static pages
+    docs = client.get("/files/data-docs/validations/v.html", headers=bearer(token))
+    policy = docs.headers["content-security-policy"]
+    assert "script-src 'self' 'unsafe-inline'" in policy  # GX's own inline code and the vendored libraries only
+    assert "connect-src 'none'" in policy and "form-action 'none'" in policy  # no call back to the Airflow API
+    assert "frame-ancestors 'none'" in policy and docs.headers["x-frame-options"] == "DENY"  # never inside the UI
+    assert "sandbox allow-scripts allow-same-origin" in policy  # no pop-ups, no forms, no top navigation
+
+
+def test_a_run_page_needs_read_permission_on_that_dag(client, token, auth_manager, monkeypatch):
+    """An auth manager that lets the user read only nse_daily_bars (as a FAB or Keycloak role can)."""
+    from airflow.models.dagrun import DagRun
+    from airflow.utils.session import create_session
+    from airflow.utils.types import DagRunType
+    from sqlalchemy import delete
+
+    asked = []
+
+    def only_daily_bars(*, method, user, access_entity=None, details=None):
+        asked.append((method, details.id if details else None))
+        return details is not None and details.id == "nse_daily_bars"
+
+    monkeypatch.setattr(auth_manager, "is_authorized_dag", only_daily_bars)
+    dag_id = "nse_plugin_secret_dag"
+    with create_session() as session:
+        session.add(
+            DagRun(
+                dag_id=dag_id,
+                run_id="manual__secret",
+                run_type=DagRunType.MANUAL,
+                conf={"day": "2020-01-30"},
+                run_after=datetime(2020, 2, 5, 10, 30, tzinfo=UTC),
+            )
+        )
+    try:
+        refused = client.get(f"/runs/{dag_id}/manual__secret", headers=bearer(token))
+        assert refused.status_code == 403
+        assert "location" not in refused.headers and DAILY_HTML not in refused.content
+        assert ("GET", dag_id) in asked
+        allowed = client.get("/runs/nse_daily_bars/no_such_run", headers=bearer(token))
+        assert allowed.status_code == 404  # readable DAG, unknown run: the "no report" page
+    finally:
+        with create_session() as session:
+            session.execute(delete(DagRun).where(DagRun.dag_id == dag_id))
