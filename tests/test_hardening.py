@@ -470,3 +470,62 @@ def test_defect_7_data_docs_still_work_under_the_policy_the_plugin_serves_them_w
     assert seen["errors"] == []  # a blocked script or style would be logged as an error
     assert seen["probe"] == 3
     assert all(r.startswith(url.rsplit("/", 1)[0]) or r.startswith("data:") for r in seen["requests"])
+
+
+# --------------------------------------------------------------------------- defect 8 (the CI part)
+
+
+def _pytest_with_services_banner(tmp_path: Path, env_extra: dict[str, str]) -> tuple[int, str]:
+    """Run pytest on a test of the external-PostgreSQL path that skips (no server), with the plugin."""
+    import os
+    import subprocess
+    import sys
+
+    (tmp_path / "test_needs_postgres.py").write_text(
+        "import pytest\n\n\n@pytest.mark.external_postgres\n"
+        "def test_it():\n    pytest.skip('no PostgreSQL on 127.0.0.1:5432: connection refused')\n"
+    )
+    env = {k: v for k, v in os.environ.items() if k != "NSE_REQUIRE_SERVICES"}  # CI sets it for the real suite
+    env.update({"PYTHONPATH": str(Path(__file__).resolve().parent), **env_extra})
+    result = subprocess.run(
+        [sys.executable, "-m", "pytest", "-p", "external_services", "-q", "-p", "no:cacheprovider", str(tmp_path)],
+        cwd=tmp_path,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    return result.returncode, result.stdout
+
+
+def test_defect_8_skipped_service_paths_are_announced_and_fail_ci(tmp_path):
+    code, out = _pytest_with_services_banner(tmp_path, {})
+    assert code == 0  # a developer's machine without the service: the suite passes ...
+    assert "paths needing a service of this machine" in out  # ... and says loudly what did not run
+    assert "external PostgreSQL (127.0.0.1:5432, database test): SKIPPED: no PostgreSQL" in out
+    assert "CeleryExecutor (Redis broker 127.0.0.1:6379, a real worker): NOT COLLECTED" in out
+    code, out = _pytest_with_services_banner(tmp_path, {"NSE_REQUIRE_SERVICES": "postgres"})
+    assert code == 1  # CI (.ci/run) requires the path: green is impossible with it skipped
+    assert "FAILS THE RUN" in out
+
+
+@pytest.mark.external_postgres
+def test_the_release_audit_on_the_machines_postgresql(monkeypatch, tmp_path, external_database, gap_day):
+    """Defects 1 and 4 on a real PostgreSQL server of the machine (migration 0006's trigger included)."""
+    from execution.config import load_settings
+    from execution.db import connect
+
+    monkeypatch.setenv("EXEC_DATABASE_URL", external_database)
+    settings = load_settings()
+    args = ["--symbols", SYMBOL, "--no-progress"]
+    assert main(["ingest", "--source", "landing", "--path", str(gap_day), *args]) == 3
+    assert release(settings, SYMBOL, DAY, "vendor gap confirmed") == 363
+    main(["validate", "--symbols", SYMBOL, "--start", DAY.isoformat(), "--end", DAY.isoformat()])
+    external = connect(settings)
+    try:
+        assert published_bars(external) == 363
+        assert [e["event"] for e in audit.events(external, SYMBOL, DAY)] == ["quarantined", "released", "release_kept"]
+        with external.cursor() as cur, pytest.raises(psycopg2.errors.RaiseException, match="append-only"):
+            cur.execute("DELETE FROM quarantine_events")
+    finally:
+        external.close()
