@@ -39,6 +39,13 @@ class PathOutcome:
 
 
 _outcomes: dict[str, PathOutcome] = {}
+_notes: list[str] = []
+
+
+def note(line: str) -> None:
+    """Add a line to the end-of-run banner (e.g. how a fault was injected on this machine)."""
+    if line not in _notes:
+        _notes.append(line)
 
 
 def required_paths() -> list[str]:
@@ -55,6 +62,7 @@ def pytest_configure(config: pytest.Config) -> None:
         config.addinivalue_line("markers", f"{marker}: needs the {what}; reported at the end of the run")
     required_paths()
     _outcomes.clear()
+    _notes.clear()
 
 
 def pytest_runtest_logreport(report: pytest.TestReport) -> None:
@@ -94,6 +102,8 @@ def pytest_terminal_summary(terminalreporter, exitstatus: int, config: pytest.Co
     terminalreporter.section("paths needing a service of this machine", sep="!", bold=True)
     for line in summary_lines():
         terminalreporter.write_line(line, bold=True, red="SKIPPED" in line or "NOT" in line, green="RAN" in line)
+    for line in _notes:
+        terminalreporter.write_line(line)
 
 
 def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:

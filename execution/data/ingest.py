@@ -14,7 +14,7 @@ already published or quarantined is left as it is.
 from __future__ import annotations
 
 import logging
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from datetime import date, timedelta
 from pathlib import Path
 from typing import Any
@@ -216,6 +216,9 @@ def _settling(j: Judgement, state: str, run_id: int, newer_run: int | None) -> _
     day = j.day
     outcome = DayOutcome(day.symbol, day.day, "unchanged", day.rows, 0, day.batch_id, None, names, j.warnings)
     if j.state == "unchanged":
+        if state == "quarantined":  # the same content is still held back: say so again (the run fails loudly)
+            outcome.status = "quarantined"
+            outcome.error = "still quarantined" + (f": failed {', '.join(names)}" if names else "")
         return _Settling(outcome)
     published = state in ("published", "released")
     if newer_run is not None and newer_run > run_id and not published:
@@ -246,6 +249,8 @@ def apply_judgements(
     keys = sorted({(j.day.symbol, j.day.day) for j in judgements})
     store.lock_days(conn, keys)
     states = store.batch_states(conn, [j.day.batch_id for j in judgements])
+    held = store.held_expectations(conn, [j.day.batch_id for j in judgements if j.state == "unchanged"])
+    judgements = [replace(j, errors=held[j.day.batch_id]) if j.day.batch_id in held else j for j in judgements]
     runs = store.publishing_runs(conn, keys)
     settlings = [
         _settling(j, states.get(j.day.batch_id, "none"), run_id, runs.get((j.day.symbol, j.day.day)))

@@ -170,18 +170,29 @@ def stage(conn: Connection, run_id: int, source: str, bars: pd.DataFrame) -> lis
             (source, list(groups["symbol"].unique()), groups["day"].min(), groups["day"].max()),
         )
         found = {(s, d, h): b for s, d, h, b in cur.fetchall()}
-        new = groups[[(r.symbol, r.day, r.sha256) not in found for r in groups.itertuples()]]
-        new_ids: list[int] = []
-        if len(new):
+        candidates = groups[[(r.symbol, r.day, r.sha256) not in found for r in groups.itertuples()]]
+        inserted: dict[tuple, int] = {}
+        if len(candidates):
+            # ON CONFLICT: a concurrent run staging the same content at the same moment wins, this one reuses it
             rows = execute_values(
                 cur,
                 "INSERT INTO staged_batches (run_id, source, symbol, day, rows, content_sha256) VALUES %s"
-                " RETURNING batch_id",
-                [(run_id, source, r.symbol, r.day, int(r.hi - r.lo), r.sha256) for r in new.itertuples()],
+                " ON CONFLICT (source, symbol, day, content_sha256) DO NOTHING"
+                " RETURNING symbol, day, content_sha256, batch_id",
+                [(run_id, source, r.symbol, r.day, int(r.hi - r.lo), r.sha256) for r in candidates.itertuples()],
                 fetch=True,
                 page_size=1000,
             )
-            new_ids = [int(r[0]) for r in rows]
+            inserted = {(s, d, h): int(b) for s, d, h, b in rows}
+            if len(inserted) < len(candidates):
+                cur.execute(
+                    "SELECT symbol, day, content_sha256, batch_id FROM staged_batches"
+                    " WHERE source = %s AND symbol = ANY(%s) AND day BETWEEN %s AND %s",
+                    (source, list(groups["symbol"].unique()), groups["day"].min(), groups["day"].max()),
+                )
+                found = {(s, d, h): b for s, d, h, b in cur.fetchall()}
+        new = candidates[[(r.symbol, r.day, r.sha256) in inserted for r in candidates.itertuples()]]
+        new_ids = [inserted[(r.symbol, r.day, r.sha256)] for r in new.itertuples()]
     if new_ids:
         batch_of_row = np.zeros(len(bars), dtype=np.int64)
         take = np.zeros(len(bars), dtype=bool)
@@ -217,6 +228,19 @@ def batch_states(conn: Connection, batch_ids: list[int]) -> dict[int, str]:
             (batch_ids,),
         )
         return {int(b): s for b, s in cur.fetchall()}
+
+
+def held_expectations(conn: Connection, batch_ids: list[int]) -> dict[int, list[dict[str, Any]]]:
+    """batch id -> the failed expectations it is held back for, for the batches in active quarantine."""
+    if not batch_ids:
+        return {}
+    with conn.cursor() as cur:
+        cur.execute(
+            "SELECT batch_id, failed_expectations FROM quarantine WHERE batch_id = ANY(%s)"
+            " AND released_at IS NULL AND superseded_at IS NULL",
+            (list(batch_ids),),
+        )
+        return {int(b): list(f or []) for b, f in cur.fetchall()}
 
 
 PUBLISH_LOCK_NAMESPACE = 74_117_002  # seed of the advisory-lock keys of (symbol, day) publishing

@@ -467,7 +467,7 @@ def build_daily(conn: Any, settings: Settings, day: date, out_dir: Path) -> tupl
         try:
             perf = performance(conn, symbol, day, params, choice)
         except ValueError as exc:
-            perf = {"error": str(exc)}
+            perf = {"error": str(exc), "focus": None, "days": 0, "table": []}  # a symbol without data
         section["performance"] = perf
         if perf.get("series_days"):
             svgs["performance"] = inline_svg(performance_chart(perf, symbol, labels[CHAMPION_NAME]))
