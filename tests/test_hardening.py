@@ -1,9 +1,11 @@
 """Production hardening (issue 13): one test per defect of the daily path, each failing before its fix.
 
-Defects 2 (a quarantined or unfetched symbol blocks the others) and 7 (CSP, per-DAG permission)
-are tested where their code is exercised for real: ``tests/test_faults.py`` (the DAGs) and
-``tests/test_plugin.py`` (the reports app); defect 8 by ``tests/conftest.py``'s summary and
-``tests/test_backtest.py``; this module holds the others.
+Defects 1, 3, 4 (release kept, monotonic publishing, append-only audit), 2 (a symbol without data
+does not stop another's schedules), 5 (schedules all or nothing, PolicyCache), 6 (the CSV names its
+strategy), 8 (no import-skip of the project; service paths announced and required by CI), 9 (pooled
+CI by day), 10 (Data Docs with local copies) and 7's Data Docs policy are here; 7's CSP on every
+route and the per-DAG permission are in ``tests/test_plugin.py``; the DAG-level behaviour of 2 is in
+``tests/test_dag_daily_bars.py``, ``tests/test_dag_reports.py`` and ``tests/test_faults.py``.
 """
 
 from __future__ import annotations

@@ -324,6 +324,8 @@ def ingest(
             if pending:
                 outcomes += _load_chunk(conn, run_id, source.name, pending, bar)
         except BaseException as exc:
+            if conn.closed:  # the database went away: nothing to record on it, keep the cause
+                raise
             conn.rollback()
             store.finish_run(conn, run_id, "failed", f"{type(exc).__name__}: {exc}")
             conn.commit()
