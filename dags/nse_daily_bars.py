@@ -11,9 +11,10 @@ interval is the zero-length instant at the logical date). A manual run may name 
 (so every downstream task is skipped) and returns the day; ``resolve_symbols`` lists the symbols;
 then, mapped over the symbols, ``fetch_bars`` (retried with exponential back-off when the source
 or the database is unavailable) -> ``validate_bars`` (Great Expectations) -> ``publish_bars``,
-which publishes passed days atomically, quarantines failed ones (and then fails, so the failure
-callback logs the symbol-day and failed expectations) and emits the ``nse_bars_1m`` Asset.
-Every task only calls ``execution/``.
+which publishes passed days atomically, quarantines failed ones and emits the ``nse_bars_1m``
+Asset whatever was held back (so a healthy symbol's report never waits on another symbol) ->
+``check_held_back``, which then fails for a quarantined or unfetched day, so the failure callback
+logs the symbol-day and failed expectations. Every task only calls ``execution/``.
 
 **Configuration.** Source: param ``source`` > Variable ``nse_source`` > ``EXEC_SOURCE`` /
 config (default ``synthetic``, runs anywhere). Symbols: param ``symbols`` > Variable
@@ -133,7 +134,7 @@ def nse_daily_bars() -> None:
 
     @task(map_index_template="{{ nse_symbol }}", outlets=[BARS_ASSET])
     def publish_bars(validated: dict) -> dict:
-        """Publish passed days atomically, quarantine failed ones (then fail), emit the bars Asset."""
+        """Publish passed days atomically, quarantine failed ones, emit the bars Asset (whatever was held back)."""
         from execution.data.ingest import publish_validated
 
         context = get_current_context()
@@ -141,18 +142,30 @@ def nse_daily_bars() -> None:
         published = publish_validated(run_settings(context), validated)
         context["outlet_events"][BARS_ASSET].extra = {
             "symbol": published["symbol"],
-            "day": days_of(validated),
+            "day": days_of(validated) or ",".join(str(f["day"]) for f in published["failed"]),
             "published": list(published["published"]),
             "unchanged": list(published["unchanged"]),
+            "quarantined": [q["day"] for q in published["quarantined"]],
+            "failed": [str(f["day"]) for f in published["failed"]],
         }
         return published
+
+    @task(map_index_template="{{ nse_symbol }}")
+    def check_held_back(published: dict) -> dict:
+        """Fail (after the publish and its Asset event) when a day was quarantined or not fetched, naming each."""
+        from execution.data.ingest import raise_if_held_back
+
+        context = get_current_context()
+        label_task(context, published["symbol"], ",".join([*published["published"], *published["unchanged"]]))
+        return raise_if_held_back(published)
 
     day = check_trading_day()
     symbols = resolve_symbols()
     day >> symbols
     staged = fetch_bars.partial(day=day).expand(symbol=symbols)
     validated = validate_bars.expand(staged=staged)
-    publish_bars.expand(validated=validated)
+    published = publish_bars.expand(validated=validated)
+    check_held_back.expand(published=published)
 
 
 nse_daily_bars()

@@ -1,12 +1,11 @@
 """Next-day schedules and the daily execution report, after each publish of the day's bars.
 
-**When it runs.** On the ``nse_bars_1m`` Asset (``schedule=[BARS_ASSET]``): every successful
+**When it runs.** On the ``nse_bars_1m`` Asset (``schedule=[BARS_ASSET]``): every
 ``publish_bars`` of ``nse_daily_bars`` emits an event whose extra names the symbol and the
-day(s) it published. A run takes the days of its triggering events; a day is reported once
-every configured symbol has it published or quarantined (the two symbols of one daily run
-publish a moment apart, so the first event's run may find the second symbol still pending: it
-skips that day with a log line, and the run of the second event writes it). A manual run names
-the day with the ``day`` param (``{"day": "2020-01-31"}``) and is not held back.
+day(s) it published, left unchanged, quarantined or could not fetch. A run reports the days of
+its triggering events at once: a healthy symbol's schedules and report never wait for another
+symbol's data (a symbol whose day is quarantined or missing is shown so; the run of its later
+event rewrites the page). A manual run names the day with the ``day`` param (``{"day": "2020-01-31"}``).
 
 **Tasks.** ``resolve_days`` -> mapped over the days: ``write_next_day_schedules`` (the champion's
 plan beside the baselines for every parent order of the *next* trading day,
@@ -16,11 +15,13 @@ report's path and its URL in the Airflow UI (``/nse-reports/...``, served by the
 logged, returned as XCom (also under the key ``report_url``) and emitted on the
 ``nse_daily_report`` Asset; the daily DAG run's "Report" tab opens the same page.
 
-**Failing loudly.** When a symbol's champion is registered but neither it nor the previous
-champion can be loaded, the library plans and reports with ``twap_seed`` (so the trader has a
-safe plan), records why in the registry, and raises ``ChampionUnavailable``: the task fails at
-once (no retry: a retry cannot repair an artifact) and the failure callback logs it. Other errors
-(the database restarting) are retried twice.
+**Failing loudly.** An order that could not be planned (its symbol has no published history)
+does not stop the other symbols' schedules and report; ``render_report`` fails after writing the
+report (``SchedulesIncomplete``), naming each order. When a symbol's champion is registered but
+neither it nor the previous champion can be loaded, the library plans and reports with
+``twap_seed`` (so the trader has a safe plan), records why in the registry, and raises
+``ChampionUnavailable``: the task fails at once (no retry: a retry cannot repair an artifact) and
+the failure callback logs it. Other errors (the database restarting) are retried twice.
 """
 
 from __future__ import annotations
@@ -56,7 +57,11 @@ REPORT_ASSET = Asset(name="nse_daily_report", uri="x-nse-exec://reports/daily", 
 REPORT_RETRY_POLICY = ExceptionRetryPolicy(
     rules=[
         RetryRule(
-            exception=["execution.models.champion.ChampionUnavailable", "builtins.ValueError"],
+            exception=[
+                "execution.models.champion.ChampionUnavailable",
+                "execution.trading.schedules.SchedulesIncomplete",
+                "builtins.ValueError",
+            ],
             action=RetryAction.FAIL,
             reason="champion unusable or bad request: a retry cannot help",
         )
@@ -92,7 +97,7 @@ def airflow_base_url() -> str:
 
 
 def pending_symbols(settings: Any, day: date) -> list[str]:
-    """Configured symbols whose ``day`` is neither published nor quarantined yet."""
+    """Configured symbols whose ``day`` is neither published nor quarantined yet (logged, never waited for)."""
     from execution.data.store import active_quarantine, published_days
     from execution.db import connection
 
@@ -150,17 +155,13 @@ def nse_execution_reports() -> None:
         if not named:
             raise AirflowSkipException("no day to report: no `day` param and no bars event naming a day")
         settings = run_settings(context)
-        ready = []
-        for day in named:
+        for day in named:  # a healthy symbol's report never waits for another symbol's data
             pending = pending_symbols(settings, date.fromisoformat(day))
             if pending:
-                log.info("%s: %s not published yet; the run of their publish event will report it", day, pending)
-            else:
-                ready.append(day)
-        if not ready:
-            raise AirflowSkipException(f"days {named} wait for other symbols' publish")
-        log.info("reporting %s", ", ".join(ready))
-        return ready
+                missing = ", ".join(pending)
+                log.info("%s: %s not published or quarantined yet; shown as missing until their event", day, missing)
+        log.info("reporting %s", ", ".join(named))
+        return named
 
     @task(map_index_template="{{ nse_day }}")
     def write_next_day_schedules(day: str) -> dict[str, Any]:
@@ -173,12 +174,19 @@ def nse_execution_reports() -> None:
         schedule_day = next_trading_day(date.fromisoformat(day))
         summary = write_schedules(run_settings(context), schedule_day)
         log.info("schedules of %s (after %s): %d rows in %s", schedule_day, day, summary["rows"], summary["folder"])
-        return {"day": day, "schedule_day": schedule_day.isoformat(), "folder": summary["folder"]}
+        return {
+            "day": day,
+            "schedule_day": schedule_day.isoformat(),
+            "folder": summary["folder"],
+            "unplanned": summary["unplanned"],
+            "trading_day": summary["trading_day"],
+        }
 
     @task(map_index_template="{{ nse_day }}", outlets=[REPORT_ASSET])
     def render_report(scheduled: dict[str, Any]) -> dict[str, Any]:
         """Render the day's report (HTML + JSON); log, return and emit its path and URL."""
         from execution.report.daily import render_daily_report
+        from execution.trading.schedules import raise_if_unplanned
 
         context = get_current_context()
         settings = run_settings(context)
@@ -191,6 +199,7 @@ def nse_execution_reports() -> None:
         link = {"day": day, "path": str(path), "url": url, "schedule_day": scheduled["schedule_day"]}
         context["ti"].xcom_push(key="report_url", value=url)
         context["outlet_events"][REPORT_ASSET].extra = link
+        raise_if_unplanned(scheduled)  # orders without a plan fail the run loudly, once the report is out
         return link
 
     days = resolve_days()

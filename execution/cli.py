@@ -13,6 +13,7 @@ import logging
 import sys
 
 from execution.config import load_settings
+from execution.data.files import WriteFailed
 from execution.data.ingest import IngestError
 from execution.data.sources.base import SourceError
 from execution.db import DatabaseUnavailable
@@ -76,6 +77,6 @@ def main(argv: list[str] | None = None) -> int:
         settings = settings.with_overrides(database_url=args.db_url)
     try:
         return int(args.func(args, settings) or 0)
-    except (DatabaseUnavailable, IngestError, SourceError, FileNotFoundError, ValueError) as exc:
+    except (DatabaseUnavailable, IngestError, SourceError, FileNotFoundError, ValueError, WriteFailed) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return EXIT_USER_ERROR

@@ -53,11 +53,47 @@ def embedded_url(pg_dir: Path) -> str:
         import pgserver
 
         pg_dir.mkdir(parents=True, exist_ok=True)
+        _forget_dead_server(pg_dir)
         try:
             server = pgserver.get_server(pg_dir, cleanup_mode=None)
         except Exception as exc:  # pgserver raises plain exceptions with pg_ctl output
             raise DatabaseUnavailable(f"cannot start the embedded PostgreSQL in {pg_dir}: {exc}") from exc
     return server.get_uri()
+
+
+def _alive(pid: int) -> bool:
+    """True when process ``pid`` exists and is not a zombie (a killed server not yet reaped)."""
+    import psutil
+
+    try:
+        return psutil.Process(pid).status() != psutil.STATUS_ZOMBIE
+    except psutil.NoSuchProcess:
+        return False
+
+
+def _forget_dead_server(pg_dir: Path) -> None:
+    """Let a crashed (killed) embedded server start again: drop this process's cached handle of it,
+    and its ``postmaster.pid`` when that names a zombie (PostgreSQL would take a zombie for a live
+    server and refuse to start). The next ``get_server`` starts the server; it recovers from its WAL."""
+    from pgserver.postgres_server import PostgresServer
+
+    pid_file = pg_dir / "postmaster.pid"
+    try:
+        lines = pid_file.read_text().splitlines()
+        pid = int(lines[0])
+    except (OSError, ValueError, IndexError):
+        lines, pid = [], None
+    if pid is not None and _alive(pid):
+        return
+    cached = PostgresServer._instances.pop(pg_dir.resolve(), None)
+    if cached is not None:
+        atexit.unregister(cached._cleanup)
+    if pid is None:
+        return
+    log.warning("the embedded PostgreSQL in %s is not running any more (pid %s): starting it again", pg_dir, pid)
+    if len(lines) >= 5 and lines[3].strip().isdigit():  # port, socket directory: the socket's lock file
+        (Path(lines[4].strip() or pg_dir) / f".s.PGSQL.{lines[3].strip()}.lock").unlink(missing_ok=True)
+    pid_file.unlink(missing_ok=True)
 
 
 def stop_embedded(pg_dir: Path) -> bool:

@@ -26,6 +26,11 @@ Path(os.environ["AIRFLOW_HOME"]).mkdir(parents=True, exist_ok=True)
 from execution.config import Settings, load_settings  # noqa: E402
 from execution.db import connect, stop_embedded  # noqa: E402
 
+#: the banner of paths that need a service of the machine (external PostgreSQL, Celery/Redis)
+pytest_plugins = ["external_services"]
+
+EXTERNAL_POSTGRES_ADMIN_URL = "postgresql://postgres@127.0.0.1:5432/test"
+
 
 def samples_dir() -> Path:
     """The real NSE samples folder (the one setting, EXEC_SAMPLES_DIR)."""
@@ -82,3 +87,26 @@ def dag_bag():
     from airflow_support import load_dag_bag
 
     return load_dag_bag()
+
+
+@pytest.fixture
+def external_database(tmp_path: Path) -> Iterator[str]:
+    """URL of a fresh database on the machine's PostgreSQL (127.0.0.1:5432, trust, database ``test``),
+    dropped afterwards; the test is skipped, saying so, when that server does not answer."""
+    import psycopg2
+
+    try:
+        admin = psycopg2.connect(EXTERNAL_POSTGRES_ADMIN_URL, connect_timeout=3)
+    except psycopg2.OperationalError as exc:
+        pytest.skip(f"no PostgreSQL on 127.0.0.1:5432: {str(exc).strip().splitlines()[0]}")
+    admin.autocommit = True
+    name = f"nse_exec_test_{abs(hash(str(tmp_path))) % 10**8}"
+    with admin.cursor() as cur:
+        cur.execute(f"DROP DATABASE IF EXISTS {name}")
+        cur.execute(f"CREATE DATABASE {name}")
+    try:
+        yield f"postgresql://postgres@127.0.0.1:5432/{name}"
+    finally:
+        with admin.cursor() as cur:
+            cur.execute(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
+        admin.close()

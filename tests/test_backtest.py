@@ -136,7 +136,8 @@ def test_every_strategy_gets_the_backtest_impact_coefficient(eta):
 
 
 def test_on_synthetic_2020_impact_makes_immediate_the_dearest_and_oracle_the_cheapest():
-    synthetic = pytest.importorskip("execution.data.sources.synthetic")
+    from execution.data.sources import synthetic
+
     order = OrderParams()
     markets = [
         from_bars(
@@ -200,7 +201,8 @@ def _publish_synthetic(conn, symbols, start, end):
     """Put synthetic bars straight into bars_1m (what ingest publishes after validation)."""
     from psycopg2.extras import execute_values
 
-    synthetic = pytest.importorskip("execution.data.sources.synthetic")
+    from execution.data.sources import synthetic
+
     for symbol in symbols:
         bars = synthetic.SyntheticSource(seed=7).fetch(symbol, start, end).bars
         minutes = bars["ts"].dt.hour * 60 + bars["ts"].dt.minute

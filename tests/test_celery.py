@@ -278,6 +278,7 @@ def _states(dag_run: Any, session: Any) -> dict[tuple[str, int], str | None]:
 
 
 @pytest.mark.slow
+@pytest.mark.celery
 @requires_redis
 def test_a_daily_bars_task_runs_on_a_celery_worker(celery_settings, execution_api, celery_worker, conn):
     from airflow.utils.session import create_session

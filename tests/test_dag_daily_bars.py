@@ -22,7 +22,7 @@ import pytest  # noqa: E402
 
 DAG_ID = "nse_daily_bars"
 SYMBOLS = ("RELIANCE", "SAIL")  # the default symbols of execution.config
-MAPPED_TASKS = ("fetch_bars", "validate_bars", "publish_bars")
+MAPPED_TASKS = ("fetch_bars", "validate_bars", "publish_bars", "check_held_back")
 
 
 @pytest.fixture(scope="module")
@@ -57,6 +57,7 @@ def test_tasks_and_dependencies(dag):
         "fetch_bars": {"check_trading_day", "resolve_symbols"},
         "validate_bars": {"fetch_bars"},
         "publish_bars": {"validate_bars"},
+        "check_held_back": {"publish_bars"},
     }
 
 
@@ -164,7 +165,7 @@ def test_fetch_retries_with_exponential_backoff_only_when_retrying_can_help(dag)
     assert policy.evaluate(SourceError("network down"), 1, 5).action == RetryAction.RETRY
     assert policy.evaluate(IngestError("unknown symbol"), 1, 5).action == RetryAction.FAIL
     assert policy.evaluate(KeyError("bug"), 1, 5).action == RetryAction.FAIL
-    for task_id in ("check_trading_day", "resolve_symbols", "validate_bars", "publish_bars"):
+    for task_id in ("check_trading_day", "resolve_symbols", "validate_bars", "publish_bars", "check_held_back"):
         assert dag.get_task(task_id).retries == 0, task_id
 
 
@@ -174,7 +175,7 @@ def test_publish_emits_the_bars_asset(dag, common):
     expected = Asset(name="nse_bars_1m", uri="x-nse-exec://bars_1m", group="nse")
     assert expected == common.BARS_ASSET
     assert dag.get_task("publish_bars").outlets == [common.BARS_ASSET]
-    for task_id in ("check_trading_day", "resolve_symbols", "fetch_bars", "validate_bars"):
+    for task_id in ("check_trading_day", "resolve_symbols", "fetch_bars", "validate_bars", "check_held_back"):
         assert dag.get_task(task_id).outlets == [], task_id
 
 
@@ -295,7 +296,8 @@ def test_dag_test_quarantines_a_bad_day_and_the_callback_names_it(dag, airflow_d
     states = task_states(run)
     assert states["fetch_bars"] == ["success"]  # one symbol, from the param
     assert states["validate_bars"] == ["success"]
-    assert states["publish_bars"] == ["failed"]  # DaysQuarantined, raised after committing
+    assert states["publish_bars"] == ["success"]  # publishes what passed, quarantines the rest, emits the Asset
+    assert states["check_held_back"] == ["failed"]  # then DaysQuarantined fails the run loudly
     with conn.cursor() as cur:
         cur.execute("SELECT count(*) FROM bars_1m")
         assert cur.fetchone()[0] == 0
@@ -303,6 +305,7 @@ def test_dag_test_quarantines_a_bad_day_and_the_callback_names_it(dag, airflow_d
         assert cur.fetchall() == [("RELIANCE", "2020-01-31")]
     callback_lines = [r.getMessage() for r in caplog.records if r.name == "nse_dags"]
     assert len(callback_lines) == 1
-    assert "nse_daily_bars.publish_bars" in callback_lines[0]
+    assert "nse_daily_bars.check_held_back" in callback_lines[0]
     assert "RELIANCE 2020-01-31 quarantined; failed expectations: open_within_range" in callback_lines[0]
-    assert asset_event_extras("nse_bars_1m", run.run_id) == []
+    extras = asset_event_extras("nse_bars_1m", run.run_id)  # downstream learns what was held back
+    assert [(e["symbol"], e["published"], e["quarantined"]) for e in extras] == [("RELIANCE", [], ["2020-01-31"])]

@@ -151,10 +151,25 @@ def airflow_db():
     return migrate_airflow_db()
 
 
-def test_a_day_waits_until_every_symbol_has_it(module, history):
+def test_pending_symbols_are_named_but_never_waited_for(dag, module, history):
+    """SAIL has nothing for the day (its fetch failed): RELIANCE's event still reports the day at once."""
+    from types import SimpleNamespace
+
+    import common
+    from airflow.sdk.execution_time.context import set_current_context
+
     both = history.with_overrides(symbols=("RELIANCE", "SAIL"))
     assert module.pending_symbols(both, REPORT_DAY) == ["SAIL"]
     assert module.pending_symbols(history.with_overrides(symbols=("RELIANCE",)), REPORT_DAY) == []
+    event = SimpleNamespace(
+        source_dag_id="nse_daily_bars",
+        source_run_id="scheduled__2020-01-31",
+        extra={"symbol": "RELIANCE", "day": REPORT_DAY.isoformat(), "published": [REPORT_DAY.isoformat()]},
+    )
+    context = {"params": {"symbols": ["RELIANCE", "SAIL"]}, "triggering_asset_events": {common.BARS_ASSET: [event]}}
+    with set_current_context(context):
+        days = dag.get_task("resolve_days").python_callable()
+    assert days == [REPORT_DAY.isoformat()]
 
 
 def _schedule_rows(settings, day: date) -> dict[str, int]:

@@ -6,7 +6,6 @@ import json
 from datetime import date
 
 import pandas as pd
-import psycopg2
 import pytest
 from conftest import requires_samples, samples_dir
 
@@ -127,33 +126,20 @@ def test_landing_publishes_exactly_the_regular_session_rows(conn, settings):
     assert date(2021, 6, 4) in published_sail
 
 
-def test_external_database_url_is_used_when_set(tmp_path, monkeypatch):
+@pytest.mark.external_postgres
+def test_external_database_url_is_used_when_set(tmp_path, monkeypatch, external_database):
     """Uses the machine's PostgreSQL on 127.0.0.1:5432 when it answers (CI has one)."""
-    try:
-        admin = psycopg2.connect("postgresql://postgres@127.0.0.1:5432/test", connect_timeout=3)
-    except psycopg2.OperationalError as exc:
-        pytest.skip(f"no PostgreSQL on 127.0.0.1:5432: {exc}")
-    admin.autocommit = True
-    name = f"nse_exec_test_{abs(hash(str(tmp_path))) % 10**8}"
-    with admin.cursor() as cur:
-        cur.execute(f"DROP DATABASE IF EXISTS {name}")
-        cur.execute(f"CREATE DATABASE {name}")
-    try:
-        monkeypatch.setenv("EXEC_DATABASE_URL", f"postgresql://postgres@127.0.0.1:5432/{name}")
-        monkeypatch.setenv("EXEC_HOME", str(tmp_path / "home"))
-        settings = load_settings()
-        report = ingest(settings, "synthetic", ["SAIL"], date(2020, 1, 31), date(2020, 1, 31), progress=False)
-        assert report.status == "success"
-        external = connect(settings)
-        with external.cursor() as cur:
-            cur.execute("SELECT count(*) FROM bars_1m")
-            assert cur.fetchone()[0] == 375
-        external.close()
-        assert not (tmp_path / "home" / "pg").exists()  # no embedded server was started
-    finally:
-        with admin.cursor() as cur:
-            cur.execute(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
-        admin.close()
+    monkeypatch.setenv("EXEC_DATABASE_URL", external_database)
+    monkeypatch.setenv("EXEC_HOME", str(tmp_path / "home"))
+    settings = load_settings()
+    report = ingest(settings, "synthetic", ["SAIL"], date(2020, 1, 31), date(2020, 1, 31), progress=False)
+    assert report.status == "success"
+    external = connect(settings)
+    with external.cursor() as cur:
+        cur.execute("SELECT count(*) FROM bars_1m")
+        assert cur.fetchone()[0] == 375
+    external.close()
+    assert not (tmp_path / "home" / "pg").exists()  # no embedded server was started
 
 
 def test_digest_ignores_timestamp_unit_and_counts_session_rows():

@@ -7,6 +7,7 @@ once, through the real ``POST /auth/token`` of Airflow's API app with the plugin
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import sys
@@ -98,6 +99,31 @@ def bearer(token: str) -> dict[str, str]:
     return {"Authorization": f"Bearer {token}"}
 
 
+@contextlib.contextmanager
+def dag_run_row(dag_id: str, run_id: str, day: str):
+    """A DagRun row of its own in the metadata database (conf ``{"day": day}``), removed afterwards."""
+    from airflow.models.dagrun import DagRun
+    from airflow.utils.session import create_session
+    from airflow.utils.types import DagRunType
+    from sqlalchemy import delete
+
+    with create_session() as session:
+        session.add(
+            DagRun(
+                dag_id=dag_id,
+                run_id=run_id,
+                run_type=DagRunType.MANUAL,
+                conf={"day": day},
+                run_after=datetime(2020, 2, 5, 10, 30, tzinfo=UTC),  # the conf's day wins
+            )
+        )
+    try:
+        yield
+    finally:
+        with create_session() as session:
+            session.execute(delete(DagRun).where(DagRun.dag_id == dag_id))
+
+
 # --------------------------------------------------------------------------- routes, with a valid token
 
 
@@ -183,31 +209,13 @@ def test_the_token_cookie_of_the_ui_is_accepted(client, token):
 
 
 def test_a_dag_run_links_to_the_report_of_the_day_it_processed(client, token, auth_manager):
-    from airflow.models.dagrun import DagRun
-    from airflow.utils.session import create_session
-    from airflow.utils.types import DagRunType
-    from sqlalchemy import delete
-
     dag_id = "nse_plugin_test_dag"  # a run row of its own, removed afterwards: no real DAG sees it
-    with create_session() as session:
-        session.add(
-            DagRun(
-                dag_id=dag_id,
-                run_id="manual__plugin_test",
-                run_type=DagRunType.MANUAL,
-                conf={"day": "2020-01-30"},
-                run_after=datetime(2020, 2, 5, 10, 30, tzinfo=UTC),  # the conf's day wins
-            )
-        )
-    try:
+    with dag_run_row(dag_id, "manual__plugin_test", "2020-01-30"):
         response = client.get(f"/runs/{dag_id}/manual__plugin_test", headers=bearer(token))
         assert response.status_code == 307
         assert response.headers["location"] == "/files/daily/2020-01-30.html"
         unknown = client.get(f"/runs/{dag_id}/no_such_run", headers=bearer(token))
         assert unknown.status_code == 404 and "No report yet" in unknown.text
-    finally:
-        with create_session() as session:
-            session.execute(delete(DagRun).where(DagRun.dag_id == dag_id))
 
 
 def test_day_of_a_run_is_the_exchange_date_of_its_logical_date():
@@ -381,3 +389,57 @@ def test_the_login_make_airflow_prints_is_the_one_airflow_accepts(tmp_path, monk
     with pytest.raises(HTTPException) as refused:
         SimpleAuthManagerLogin.create_token(LoginBody(username="admin", password=password + "x"))
     assert refused.value.status_code == 401
+
+
+# --------------------------------------------------------------------------- CSP and per-DAG permission (issue 13)
+
+
+@pytest.mark.parametrize(
+    "route",
+    [
+        "/",
+        "/api/reports",
+        "/files/daily/2020-01-30.html",
+        "/files/daily/2020-01-30.json",
+        "/files/schedules/2020-01-31_RELIANCE.csv",
+        "/files/data-docs/",
+        "/files/data-docs/validations/v.html",
+        "/daily/2020-02-03",
+    ],
+)
+def test_every_response_has_a_content_security_policy(client, token, route):
+    response = client.get(route, headers=bearer(token))
+    assert response.status_code in (200, 404)
+    policy = response.headers["content-security-policy"]
+    assert "default-src 'none'" in policy and "base-uri 'none'" in policy
+    assert "http:" not in policy and "https:" not in policy and "*" not in policy  # nothing from elsewhere
+
+
+def test_our_pages_run_no_script_and_data_docs_scripts_are_boxed(client, token):
+    report = client.get("/files/daily/2020-01-30.html", headers=bearer(token)).headers["content-security-policy"]
+    assert "script-src" not in report  # default-src 'none': the reports are static pages
+    docs = client.get("/files/data-docs/validations/v.html", headers=bearer(token))
+    policy = docs.headers["content-security-policy"]
+    assert "script-src 'self' 'unsafe-inline'" in policy  # GX's own inline code and the vendored libraries only
+    assert "connect-src 'none'" in policy and "form-action 'none'" in policy  # no call back to the Airflow API
+    assert "frame-ancestors 'none'" in policy and docs.headers["x-frame-options"] == "DENY"  # never inside the UI
+    assert "sandbox allow-scripts allow-same-origin" in policy  # no pop-ups, no forms, no top navigation
+
+
+def test_a_run_page_needs_read_permission_on_that_dag(client, token, auth_manager, monkeypatch):
+    """An auth manager that lets the user read only nse_daily_bars (as a FAB or Keycloak role can)."""
+    asked = []
+
+    def only_daily_bars(*, method, user, access_entity=None, details=None):
+        asked.append((method, details.id if details else None))
+        return details is not None and details.id == "nse_daily_bars"
+
+    monkeypatch.setattr(auth_manager, "is_authorized_dag", only_daily_bars)
+    dag_id = "nse_plugin_secret_dag"
+    with dag_run_row(dag_id, "manual__secret", "2020-01-30"):
+        refused = client.get(f"/runs/{dag_id}/manual__secret", headers=bearer(token))
+        assert refused.status_code == 403
+        assert "location" not in refused.headers and DAILY_HTML not in refused.content
+        assert ("GET", dag_id) in asked
+        allowed = client.get("/runs/nse_daily_bars/no_such_run", headers=bearer(token))
+        assert allowed.status_code == 404  # readable DAG, unknown run: the "no report" page

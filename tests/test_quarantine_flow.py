@@ -12,6 +12,7 @@ import pytest
 from test_quality import BAD_DAY, CATALOGUE, CLEAN_DAY, clean_day
 
 from execution.cli import main
+from execution.data.audit import current_actor
 
 ERROR_CASES = [c for c in CATALOGUE if c.errors]
 PARSE_LEVEL = {"string_in_price"}  # a non-numeric value fails at reading, before validation
@@ -74,9 +75,10 @@ def test_every_corruption_is_quarantined_by_name_and_a_release_publishes(conn, l
         cur.execute(
             "SELECT released_by, release_reason FROM quarantine WHERE symbol = %s AND day = %s", (symbol, BAD_DAY)
         )
-        assert cur.fetchone() == ("ops", "vendor confirmed")
+        # the declared name is kept beside the process's own identity (user@host), never instead of it
+        assert cur.fetchone() == (current_actor(declared_by="ops").label, "vendor confirmed")
         cur.execute("SELECT released_by FROM published_days WHERE symbol = %s AND day = %s", (symbol, BAD_DAY))
-        assert cur.fetchone()[0] == "ops"
+        assert cur.fetchone()[0] == current_actor(declared_by="ops").label
     still_held = cli_json(capsys, "quarantine", "list", "--json")
     assert (symbol, BAD_DAY.isoformat()) not in {(e["symbol"], e["day"]) for e in still_held}
     assert len(still_held) == len(held) - 1

@@ -289,8 +289,9 @@ def _devtools_url(process: subprocess.Popen, deadline_s: float = 30.0) -> str:
     raise RuntimeError(f"Chromium did not start its DevTools endpoint:\n{text[-2000:].decode(errors='replace')}")
 
 
-def render_in_chromium(page: Path, profile_dir: Path) -> dict:
-    """Load ``page`` in headless Chromium: console errors, exceptions, network requests and chart sizes."""
+def render_in_chromium(page: Path | str, profile_dir: Path, probe_js: str | None = None) -> dict:
+    """Load ``page`` in headless Chromium: console errors, exceptions, network requests and chart sizes
+    (and the JSON value of ``probe_js``, evaluated once the page has loaded, as ``probe``)."""
     process = subprocess.Popen(
         [
             CHROMIUM,
@@ -318,7 +319,8 @@ def render_in_chromium(page: Path, profile_dir: Path) -> dict:
             session = tools.call("Target.attachToTarget", {"targetId": target, "flatten": True})["sessionId"]
             for domain in ("Page", "Runtime", "Log", "Network"):
                 tools.call(f"{domain}.enable", session=session)
-            tools.call("Page.navigate", {"url": page.resolve().as_uri()}, session=session)
+            url = page if isinstance(page, str) else page.resolve().as_uri()  # a path, or an http:// URL
+            tools.call("Page.navigate", {"url": url}, session=session)
             tools.wait_for("Page.loadEventFired")
             probe = (
                 "JSON.stringify(Array.from(document.querySelectorAll('figure.chart')).map(f => {"
@@ -328,6 +330,10 @@ def render_in_chromium(page: Path, profile_dir: Path) -> dict:
             )
             result = tools.call("Runtime.evaluate", {"expression": probe, "returnByValue": True}, session=session)
             charts = json.loads(result["result"]["value"])
+            extra = None
+            if probe_js:
+                value = tools.call("Runtime.evaluate", {"expression": probe_js, "returnByValue": True}, session=session)
+                extra = value["result"].get("value")
             shot = tools.call("Page.captureScreenshot", {"format": "png"}, session=session)
     finally:
         process.kill()
@@ -340,7 +346,13 @@ def render_in_chromium(page: Path, profile_dir: Path) -> dict:
         or (e.get("method") == "Log.entryAdded" and e["params"]["entry"]["level"] == "error")
     ]
     requests = [e["params"]["request"]["url"] for e in tools.events if e.get("method") == "Network.requestWillBeSent"]
-    return {"charts": charts, "errors": errors, "requests": requests, "screenshot_png_base64": shot["data"]}
+    return {
+        "charts": charts,
+        "errors": errors,
+        "requests": requests,
+        "screenshot_png_base64": shot["data"],
+        "probe": extra,
+    }
 
 
 def _chromium_skip_reason() -> str | None:

@@ -23,9 +23,14 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace, settings: Settings) -> int:
-    """Write the schedules and print one line per order; exit 3 if a registered champion could not be loaded."""
+    """Write the schedules and print one line per order; exit 3 if a registered champion could not be loaded
+    or an order could not be planned (the others are written)."""
     summary = write_schedules(settings, args.date, strict=False)
     code = 0
+    for missing in summary["unplanned"]:
+        order = missing["order"]
+        print(f"error: order #{order['id']} {order['symbol']} not planned: {missing['reason']}", file=sys.stderr)
+        code = EXIT_CHAMPION_UNAVAILABLE
     if summary["champion_failures"]:
         failures = "; ".join(summary["champion_failures"])
         print(f"error: {ChampionUnavailable.__doc__} {failures}", file=sys.stderr)

@@ -13,10 +13,8 @@ already published or quarantined is left as it is.
 
 from __future__ import annotations
 
-import getpass
 import logging
-import socket
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from datetime import date, timedelta
 from pathlib import Path
 from typing import Any
@@ -25,7 +23,7 @@ import pandas as pd
 from tqdm import tqdm
 
 from execution.config import Settings
-from execution.data import quality, store, ticks
+from execution.data import audit, quality, store, ticks
 from execution.data.exchange_calendar import trading_days
 from execution.data.sources import make_source
 from execution.data.sources.base import DayProblem, FetchResult
@@ -78,12 +76,8 @@ class IngestReport:
 
 
 def requested_by() -> str:
-    """``user@host`` of the caller, for the audit trail."""
-    try:
-        user = getpass.getuser()
-    except OSError:
-        user = "unknown"
-    return f"{user}@{socket.gethostname()}"
+    """``user@host`` of the caller (the OS account of the process), with the Airflow task if any."""
+    return audit.current_actor().label
 
 
 def check_request(
@@ -198,25 +192,83 @@ def refresh_data_docs(settings: Settings) -> Path | None:
         return None
 
 
-def apply_judgements(conn: Connection, run_id: int, judgements: list[Judgement]) -> list[DayOutcome]:
-    """Publish the passed days atomically and quarantine the failed ones; no commit."""
+@dataclass(frozen=True)
+class _Settling:
+    """What settling one judgement does: its outcome, and whether to publish, unpublish or quarantine."""
+
+    outcome: DayOutcome
+    publish: bool = False
+    unpublish: bool = False
+    quarantine: bool = False
+    release_kept: bool = False
+
+
+def _settling(j: Judgement, state: str, run_id: int, newer_run: int | None) -> _Settling:
+    """The rule for one judgement, given its batch's state and the run that published the day.
+
+    * a day published from a newer run's fetch is not replaced by this (older) run: ``superseded``;
+    * a batch an operator released stays published whatever validation says now (its failure is
+      recorded, the release is kept: ``unchanged``);
+    * otherwise: passed -> published (``unchanged`` if it is already), failed -> quarantined (and
+      unpublished when it is the published content).
+    """
+    names = [e["name"] for e in j.errors]
+    day = j.day
+    outcome = DayOutcome(day.symbol, day.day, "unchanged", day.rows, 0, day.batch_id, None, names, j.warnings)
+    if j.state == "unchanged":
+        if state == "quarantined":  # the same content is still held back: say so again (the run fails loudly)
+            outcome.status = "quarantined"
+            outcome.error = "still quarantined" + (f": failed {', '.join(names)}" if names else "")
+        return _Settling(outcome)
+    published = state in ("published", "released")
+    if newer_run is not None and newer_run > run_id and not published:
+        outcome.status = "superseded"
+        outcome.error = f"run {newer_run} fetched and published newer content of this day; run {run_id}'s is not"
+        return _Settling(outcome)
+    if j.state == "passed":
+        outcome.status = "unchanged" if published else "published"
+        return _Settling(outcome, publish=not published)
+    failure = "failed " + ", ".join(names)
+    if state == "released":
+        outcome.error = f"{failure}; released by an operator, kept published"
+        return _Settling(outcome, release_kept=True)
+    outcome.status, outcome.error = "quarantined", failure
+    return _Settling(outcome, unpublish=published, quarantine=True)
+
+
+def apply_judgements(
+    conn: Connection, run_id: int, judgements: list[Judgement], actor: audit.Actor | None = None
+) -> list[DayOutcome]:
+    """Publish the passed days atomically and quarantine the failed ones; no commit.
+
+    Each (symbol, day) is locked first (:func:`store.lock_days`), so concurrent runs of a day
+    settle one after the other, and publishing is monotonic: a run never replaces content that a
+    newer run's fetch published (see :func:`_settling`).
+    """
+    actor = actor or audit.current_actor()
+    keys = sorted({(j.day.symbol, j.day.day) for j in judgements})
+    store.lock_days(conn, keys)
     states = store.batch_states(conn, [j.day.batch_id for j in judgements])
-    outcomes = []
-    for j in judgements:
-        names = [e["name"] for e in j.errors]
-        status = {"unchanged": "unchanged", "passed": "published", "failed": "quarantined"}[j.state]
-        if j.state == "passed" and states.get(j.day.batch_id) == "published":
-            status = "unchanged"  # re-validated content that is published already
-        outcome = DayOutcome(j.day.symbol, j.day.day, status, j.day.rows, 0, j.day.batch_id, None, names, j.warnings)
-        if j.state == "failed":
-            outcome.error = "failed " + ", ".join(names)
-            if states.get(j.day.batch_id) == "published":  # bad bars must not stay where training reads
-                store.unpublish(conn, j.day.symbol, j.day.day)
-            store.quarantine(conn, j.day, run_id, j.errors, outcome.error)
-        outcomes.append(outcome)
-    published = store.publish(
-        conn, [j.day for j, o in zip(judgements, outcomes, strict=True) if o.status == "published"]
-    )
+    held = store.held_expectations(conn, [j.day.batch_id for j in judgements if j.state == "unchanged"])
+    judgements = [replace(j, errors=held[j.day.batch_id]) if j.day.batch_id in held else j for j in judgements]
+    runs = store.publishing_runs(conn, keys)
+    settlings = [
+        _settling(j, states.get(j.day.batch_id, "none"), run_id, runs.get((j.day.symbol, j.day.day)))
+        for j in judgements
+    ]
+    for j, s in zip(judgements, settlings, strict=True):
+        if s.unpublish:  # bad bars must not stay where training reads
+            store.unpublish(conn, j.day.symbol, j.day.day)
+        if s.quarantine:
+            store.quarantine(conn, j.day, run_id, j.errors, s.outcome.error or "", actor)
+        if s.release_kept:
+            audit.record_event(
+                conn, actor, j.day.symbol, j.day.day, "release_kept", s.outcome.error or "",
+                batch_id=j.day.batch_id, run_id=run_id, details={"failed_expectations": j.errors},
+            )  # fmt: skip
+    to_publish = [j.day for j, s in zip(judgements, settlings, strict=True) if s.publish]
+    published = store.publish(conn, to_publish, fetch_run_id=run_id, actor=actor)
+    outcomes = [s.outcome for s in settlings]
     for o in outcomes:
         if o.status == "published":
             o.rows_published = published.get(o.batch_id or -1, 0)
@@ -272,6 +324,8 @@ def ingest(
             if pending:
                 outcomes += _load_chunk(conn, run_id, source.name, pending, bar)
         except BaseException as exc:
+            if conn.closed:  # the database went away: nothing to record on it, keep the cause
+                raise
             conn.rollback()
             store.finish_run(conn, run_id, "failed", f"{type(exc).__name__}: {exc}")
             conn.commit()
@@ -429,9 +483,9 @@ def validate_staged(settings: Settings, staged: dict[str, Any]) -> dict[str, Any
 def publish_validated(settings: Settings, validated: dict[str, Any]) -> dict[str, Any]:
     """Publish passed days atomically and quarantine failed ones (committed), close the run.
 
-    Returns ``{"symbol", "run_id", "published", "unchanged", "quarantined", "failed"}``; raises
-    :class:`DaysQuarantined` after committing when any day was quarantined or failed to fetch,
-    naming each symbol-day and its failed expectations, so the task fails loudly.
+    Returns ``{"symbol", "run_id", "published", "unchanged", "superseded", "quarantined", "failed"}``.
+    It does not raise for held-back days, so that the caller can announce what was published (the
+    daily DAG emits its Asset event) before :func:`raise_if_held_back` fails loudly.
     """
     symbol, run_id = validated["symbol"], validated["run_id"]
     judgements = [
@@ -459,11 +513,25 @@ def publish_validated(settings: Settings, validated: dict[str, Any]) -> dict[str
         "run_id": run_id,
         "published": [o.day.isoformat() for o in outcomes if o.status == "published"],
         "unchanged": [o.day.isoformat() for o in outcomes if o.status == "unchanged"],
+        "superseded": [o.day.isoformat() for o in outcomes if o.status == "superseded"],
         "quarantined": [{"day": o.day.isoformat(), "errors": o.errors} for o in outcomes if o.status == "quarantined"],
         "failed": validated["failed"],
     }
+    return summary
+
+
+def held_back(summary: dict[str, Any]) -> list[str]:
+    """One line per symbol-day a publish summary held back: quarantined (with the failed expectations)
+    or not fetched (with why)."""
+    symbol = summary["symbol"]
     problems = [f"{symbol} {q['day']}: quarantined, failed {', '.join(q['errors'])}" for q in summary["quarantined"]]
     problems += [f"{symbol} {f['day']}: fetch failed: {f['error']}" for f in summary["failed"]]
+    return problems
+
+
+def raise_if_held_back(summary: dict[str, Any]) -> dict[str, Any]:
+    """:class:`DaysQuarantined` naming every held-back symbol-day of a publish summary; else the summary."""
+    problems = held_back(summary)
     if problems:
         raise DaysQuarantined("; ".join(problems))
     return summary
@@ -494,24 +562,36 @@ def revalidate(settings: Settings, symbols: list[str], start: date, end: date, w
 
 
 def release(settings: Settings, symbol: str, day: date, reason: str, who: str | None = None) -> int:
-    """Publish a quarantined (symbol, day) on an operator's word; returns rows published."""
+    """Publish a quarantined (symbol, day) on an operator's word; returns rows published.
+
+    Recorded under the process's identity (:func:`execution.data.audit.current_actor`: OS user@host,
+    the Airflow task if any); ``who`` is a name the operator declares, kept beside it. The release
+    is an ``released`` event of ``quarantine_events`` and marks the quarantine entry and the day.
+    """
     if not reason.strip():
         raise IngestError("a release needs a reason (--reason TEXT)")
-    who = who or requested_by()
+    actor = audit.current_actor(declared_by=who)
     conn = connect(settings)
     try:
+        store.lock_days(conn, [(symbol, day)])
         held = store.active_quarantine(conn, symbol, day)
         if not held:
             raise IngestError(f"{symbol} {day} is not in quarantine")
         entry = held[0]
         staged = StagedDay(symbol, day, int(entry["batch_id"]), 0, False)
-        rows = store.publish(conn, [staged], released_by=who).get(staged.batch_id, 0)
-        store.mark_released(conn, symbol, day, staged.batch_id, who, reason)
+        fetched_by = int(entry["run_id"]) if entry["run_id"] is not None else None
+        rows = store.publish(conn, [staged], released_by=actor.label, fetch_run_id=fetched_by, actor=actor)
+        rows = rows.get(staged.batch_id, 0)
+        store.mark_released(conn, symbol, day, staged.batch_id, actor.label, reason)
+        audit.record_event(
+            conn, actor, symbol, day, "released", reason,
+            batch_id=staged.batch_id, run_id=fetched_by, details={"rows_published": rows},
+        )  # fmt: skip
         conn.commit()
     except BaseException:
         conn.rollback()
         raise
     finally:
         conn.close()
-    log.info("%s %s released from quarantine by %s (%s): %d bars published", symbol, day, who, reason, rows)
+    log.info("%s %s released from quarantine by %s (%s): %d bars published", symbol, day, actor.label, reason, rows)
     return rows

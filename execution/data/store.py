@@ -19,6 +19,7 @@ import pandas as pd
 import psycopg2.extensions
 from psycopg2.extras import execute_values
 
+from execution.data import audit
 from execution.data.exchange_calendar import EXCHANGE_TZ_NAME
 from execution.data.sources.base import BAR_COLUMNS
 
@@ -169,18 +170,29 @@ def stage(conn: Connection, run_id: int, source: str, bars: pd.DataFrame) -> lis
             (source, list(groups["symbol"].unique()), groups["day"].min(), groups["day"].max()),
         )
         found = {(s, d, h): b for s, d, h, b in cur.fetchall()}
-        new = groups[[(r.symbol, r.day, r.sha256) not in found for r in groups.itertuples()]]
-        new_ids: list[int] = []
-        if len(new):
+        candidates = groups[[(r.symbol, r.day, r.sha256) not in found for r in groups.itertuples()]]
+        inserted: dict[tuple, int] = {}
+        if len(candidates):
+            # ON CONFLICT: a concurrent run staging the same content at the same moment wins, this one reuses it
             rows = execute_values(
                 cur,
                 "INSERT INTO staged_batches (run_id, source, symbol, day, rows, content_sha256) VALUES %s"
-                " RETURNING batch_id",
-                [(run_id, source, r.symbol, r.day, int(r.hi - r.lo), r.sha256) for r in new.itertuples()],
+                " ON CONFLICT (source, symbol, day, content_sha256) DO NOTHING"
+                " RETURNING symbol, day, content_sha256, batch_id",
+                [(run_id, source, r.symbol, r.day, int(r.hi - r.lo), r.sha256) for r in candidates.itertuples()],
                 fetch=True,
                 page_size=1000,
             )
-            new_ids = [int(r[0]) for r in rows]
+            inserted = {(s, d, h): int(b) for s, d, h, b in rows}
+            if len(inserted) < len(candidates):
+                cur.execute(
+                    "SELECT symbol, day, content_sha256, batch_id FROM staged_batches"
+                    " WHERE source = %s AND symbol = ANY(%s) AND day BETWEEN %s AND %s",
+                    (source, list(groups["symbol"].unique()), groups["day"].min(), groups["day"].max()),
+                )
+                found = {(s, d, h): b for s, d, h, b in cur.fetchall()}
+        new = candidates[[(r.symbol, r.day, r.sha256) in inserted for r in candidates.itertuples()]]
+        new_ids = [inserted[(r.symbol, r.day, r.sha256)] for r in new.itertuples()]
     if new_ids:
         batch_of_row = np.zeros(len(bars), dtype=np.int64)
         take = np.zeros(len(bars), dtype=bool)
@@ -199,20 +211,70 @@ def stage(conn: Connection, run_id: int, source: str, bars: pd.DataFrame) -> lis
 
 
 def batch_states(conn: Connection, batch_ids: list[int]) -> dict[int, str]:
-    """For each batch: 'published' (it is the day's published content), 'quarantined' (active), or 'none'."""
+    """For each batch: 'released' (published on an operator's word after validation held it back),
+    'published' (the day's published content), 'quarantined' (active), or 'none'."""
     if not batch_ids:
         return {}
     with conn.cursor() as cur:
         cur.execute(
             "SELECT b.batch_id,"
-            " CASE WHEN p.batch_id IS NOT NULL THEN 'published'"
+            " CASE WHEN p.batch_id IS NOT NULL AND r.batch_id IS NOT NULL THEN 'released'"
+            "      WHEN p.batch_id IS NOT NULL THEN 'published'"
             "      WHEN q.batch_id IS NOT NULL THEN 'quarantined' ELSE 'none' END"
             " FROM unnest(%s::bigint[]) AS b(batch_id)"
             " LEFT JOIN published_days p ON p.batch_id = b.batch_id"
+            " LEFT JOIN quarantine r ON r.batch_id = b.batch_id AND r.released_at IS NOT NULL"
             " LEFT JOIN quarantine q ON q.batch_id = b.batch_id AND q.released_at IS NULL AND q.superseded_at IS NULL",
             (batch_ids,),
         )
         return {int(b): s for b, s in cur.fetchall()}
+
+
+def held_expectations(conn: Connection, batch_ids: list[int]) -> dict[int, list[dict[str, Any]]]:
+    """batch id -> the failed expectations it is held back for, for the batches in active quarantine."""
+    if not batch_ids:
+        return {}
+    with conn.cursor() as cur:
+        cur.execute(
+            "SELECT batch_id, failed_expectations FROM quarantine WHERE batch_id = ANY(%s)"
+            " AND released_at IS NULL AND superseded_at IS NULL",
+            (list(batch_ids),),
+        )
+        return {int(b): list(f or []) for b, f in cur.fetchall()}
+
+
+PUBLISH_LOCK_NAMESPACE = 74_117_002  # seed of the advisory-lock keys of (symbol, day) publishing
+
+
+def lock_days(conn: Connection, keys: list[tuple[str, date]]) -> None:
+    """Take the transaction-scoped advisory lock of each (symbol, day), in one fixed order.
+
+    Whoever publishes, quarantines or releases a symbol-day holds its lock until commit, so two
+    runs of the same day settle one after the other (no deadlock: every caller locks in key order).
+    """
+    if not keys:
+        return
+    with conn.cursor() as cur:
+        cur.execute(
+            "SELECT count(pg_advisory_xact_lock(k)) FROM (SELECT DISTINCT"
+            " hashtextextended(s || '|' || d::text, %s) AS k FROM unnest(%s::text[], %s::date[]) AS t(s, d)"
+            " ORDER BY k) keys",
+            (PUBLISH_LOCK_NAMESPACE, [k[0] for k in keys], [k[1] for k in keys]),
+        )
+
+
+def publishing_runs(conn: Connection, keys: list[tuple[str, date]]) -> dict[tuple[str, date], int]:
+    """(symbol, day) -> the ingest run whose fetch delivered the day's published content (when known)."""
+    if not keys:
+        return {}
+    with conn.cursor() as cur:
+        cur.execute(
+            "SELECT p.symbol, p.day, p.fetch_run_id FROM published_days p"
+            " JOIN unnest(%s::text[], %s::date[]) AS t(s, d) ON p.symbol = t.s AND p.day = t.d"
+            " WHERE p.fetch_run_id IS NOT NULL",
+            ([k[0] for k in keys], [k[1] for k in keys]),
+        )
+        return {(s, d): int(r) for s, d, r in cur.fetchall()}
 
 
 def load_staged(conn: Connection, batch_ids: list[int]) -> pd.DataFrame:
@@ -232,11 +294,22 @@ def load_staged(conn: Connection, batch_ids: list[int]) -> pd.DataFrame:
     return frame
 
 
-def publish(conn: Connection, days: list[StagedDay], released_by: str | None = None) -> dict[int, int]:
+def publish(
+    conn: Connection,
+    days: list[StagedDay],
+    released_by: str | None = None,
+    *,
+    fetch_run_id: int | None = None,
+    actor: audit.Actor | None = None,
+) -> dict[int, int]:
     """Replace the published bars of each (symbol, day) by its batch's regular-session rows.
 
     Set-based: one DELETE and one INSERT for all days, inside the caller's transaction, so every
-    day is replaced atomically. Returns rows published per batch id.
+    day is replaced atomically. ``fetch_run_id`` is the ingest run whose fetch delivered the
+    batches (the monotonic rule of :func:`execution.data.ingest.apply_judgements` compares it);
+    ``released_by`` marks an operator's release (kept when the same batch is published again).
+    Quarantine entries of other batches of these days are superseded, each with an event.
+    Returns rows published per batch id.
     """
     if not days:
         return {}
@@ -268,31 +341,68 @@ def publish(conn: Connection, days: list[StagedDay], released_by: str | None = N
             published = {d.batch_id: 0 for d in days}
             published.update({int(b): int(n) for b, n in cur.fetchall()})
         cur.execute(
-            "INSERT INTO published_days (symbol, day, batch_id, rows, released_by)"
-            " SELECT d.symbol, d.day, d.batch_id, (%s::jsonb ->> d.batch_id::text)::int, %s FROM publish_set d"
+            "INSERT INTO published_days (symbol, day, batch_id, rows, released_by, fetch_run_id)"
+            " SELECT d.symbol, d.day, d.batch_id, (%s::jsonb ->> d.batch_id::text)::int, %s, %s FROM publish_set d"
             " ON CONFLICT (symbol, day) DO UPDATE SET batch_id = EXCLUDED.batch_id, rows = EXCLUDED.rows,"
-            " published_at = now(), released_by = EXCLUDED.released_by",
-            (json.dumps({str(k): v for k, v in published.items()}), released_by),
+            " published_at = now(),"
+            " released_by = CASE WHEN published_days.batch_id = EXCLUDED.batch_id"
+            "   THEN COALESCE(EXCLUDED.released_by, published_days.released_by) ELSE EXCLUDED.released_by END,"
+            " fetch_run_id = CASE WHEN published_days.batch_id = EXCLUDED.batch_id"
+            "   THEN COALESCE(EXCLUDED.fetch_run_id, published_days.fetch_run_id) ELSE EXCLUDED.fetch_run_id END",
+            (json.dumps({str(k): v for k, v in published.items()}), released_by, fetch_run_id),
         )
         cur.execute(
             "UPDATE quarantine q SET superseded_at = now() FROM publish_set d"
             " WHERE q.symbol = d.symbol AND q.day = d.day AND q.batch_id <> d.batch_id"
             " AND q.released_at IS NULL AND q.superseded_at IS NULL"
+            " RETURNING q.symbol, q.day, q.batch_id, d.batch_id"
         )
+        superseded = cur.fetchall()
+    who = actor or audit.current_actor()
+    for symbol, day, held, by in superseded:
+        reason = f"batch {by} of the day was published instead"
+        audit.record_event(conn, who, symbol, day, "superseded", reason, batch_id=held, run_id=fetch_run_id)
     return published
 
 
-def quarantine(conn: Connection, day: StagedDay, run_id: int | None, failed: list[dict[str, Any]], reason: str) -> None:
-    """Hold a staged (symbol, day) back from publication, with the expectations it failed."""
+def quarantine(
+    conn: Connection,
+    day: StagedDay,
+    run_id: int | None,
+    failed: list[dict[str, Any]],
+    reason: str,
+    actor: audit.Actor | None = None,
+) -> bool:
+    """Hold a staged (symbol, day) back from publication, with the expectations it failed.
+
+    An operator's release of the batch is never undone here (a released batch stays released).
+    A batch that was not held already gets a ``quarantined`` event. Returns True when it is newly held.
+    """
     with conn.cursor() as cur:
+        cur.execute(
+            "SELECT released_at IS NOT NULL, superseded_at IS NULL FROM quarantine"
+            " WHERE symbol = %s AND day = %s AND batch_id = %s",
+            (day.symbol, day.day, day.batch_id),
+        )
+        before = cur.fetchone()
+        if before is not None and before[0]:
+            return False
         cur.execute(
             "INSERT INTO quarantine (symbol, day, batch_id, run_id, failed_expectations, reason)"
             " VALUES (%s, %s, %s, %s, %s, %s)"
             " ON CONFLICT (symbol, day, batch_id) DO UPDATE SET failed_expectations = EXCLUDED.failed_expectations,"
-            " reason = EXCLUDED.reason, run_id = EXCLUDED.run_id, quarantined_at = now(),"
-            " released_at = NULL, released_by = NULL, release_reason = NULL, superseded_at = NULL",
+            " reason = EXCLUDED.reason, run_id = EXCLUDED.run_id, quarantined_at = now(), superseded_at = NULL"
+            " WHERE quarantine.released_at IS NULL",
             (day.symbol, day.day, day.batch_id, run_id, json.dumps(failed, default=str), reason),
         )
+    newly = before is None or not before[1]
+    if newly:
+        details = {"failed_expectations": failed}
+        who = actor or audit.current_actor()
+        audit.record_event(
+            conn, who, day.symbol, day.day, "quarantined", reason, batch_id=day.batch_id, run_id=run_id, details=details
+        )
+    return newly
 
 
 def active_quarantine(conn: Connection, symbol: str | None = None, day: date | None = None) -> list[dict[str, Any]]:

@@ -21,6 +21,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from execution.config import OrderParams, Settings
+from execution.db import connection
 from execution.models import registry
 from execution.models.artifacts import ModelLoadError, load_model
 from execution.models.registry import ModelRecord
@@ -156,7 +157,13 @@ def resolve_champion(
 
 
 class PolicyCache:
-    """One :func:`resolve_champion` per (symbol, order shape) within a run (loading a model takes a moment)."""
+    """One :func:`resolve_champion` per (symbol, order shape) within a run (loading a model takes a moment).
+
+    The registry is read, and the ``load_failed`` / ``fallback`` events written, on a connection of
+    the cache's own, committed at once: the events are kept whatever becomes of the caller's
+    transaction, and the caller's transaction (``conn``, kept for the callers' use) is never
+    committed behind its back.
+    """
 
     def __init__(self, conn: Any, settings: Settings) -> None:
         self.conn, self.settings = conn, settings
@@ -166,8 +173,8 @@ class PolicyCache:
         """The choice for ``symbol`` and orders of ``order``'s lot count and history length."""
         key = (symbol, order.lots, order.n_history, order.intervals)
         if key not in self._choices:
-            self._choices[key] = resolve_champion(self.conn, self.settings, symbol, order)
-            self.conn.commit()  # keep the registry's load_failed / fallback events
+            with connection(self.settings) as own:
+                self._choices[key] = resolve_champion(own, self.settings, symbol, order)
         return self._choices[key]
 
     @property

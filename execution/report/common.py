@@ -12,6 +12,7 @@ from typing import Any
 import numpy as np
 
 from execution.data.exchange_calendar import SESSION_OPEN
+from execution.data.files import write_text
 from execution.data.quality import data_docs_dir, load_verdicts
 from execution.data.sources.synthetic import planted_from_label
 from execution.data.store import active_quarantine
@@ -25,9 +26,8 @@ TEMPLATES_DIR = Path(__file__).resolve().parent / "templates"
 
 
 def write_json(path: Path, payload: dict[str, Any]) -> Path:
-    """Write ``payload`` (made JSON-safe) with stable key order; returns the path."""
-    path.write_text(json.dumps(json_safe(payload), indent=1, sort_keys=False, allow_nan=False) + "\n")
-    return path
+    """Write ``payload`` (made JSON-safe) with stable key order, atomically; returns the path."""
+    return write_text(path, json.dumps(json_safe(payload), indent=1, sort_keys=False, allow_nan=False) + "\n")
 
 
 def minute_label(minute: int) -> str:

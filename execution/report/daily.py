@@ -39,6 +39,7 @@ import pandas as pd
 from execution import __version__
 from execution.config import OrderParams, Settings
 from execution.data.exchange_calendar import next_trading_day, trading_days
+from execution.data.files import write_text
 from execution.db import connection
 from execution.json_values import json_safe
 from execution.models.champion import (
@@ -305,6 +306,7 @@ def tomorrow(conn: Any, settings: Settings, day: date) -> dict[str, Any]:
             "trading_day": next_day,
             "error": f"no schedules written for {next_day} yet (python -m execution schedule --date {next_day})",
             "orders": [],
+            "unplanned": [],
         }
     orders = {o.id: o for o in list_orders(conn, next_day)}
     out = []
@@ -348,7 +350,9 @@ def tomorrow(conn: Any, settings: Settings, day: date) -> dict[str, Any]:
                 ],
             }
         )
-    return {"trading_day": next_day, "orders": out, "error": None}
+    planned = {entry["order"].id for entry in out}
+    unplanned = [o.describe() for o in orders.values() if o.id not in planned]
+    return {"trading_day": next_day, "orders": out, "error": None, "unplanned": unplanned}
 
 
 def _plan_label(name: str, note: str | None) -> str:
@@ -445,7 +449,7 @@ def build_daily(conn: Any, settings: Settings, day: date, out_dir: Path) -> tupl
         try:
             perf = performance(conn, symbol, day, params, choice)
         except ValueError as exc:
-            perf = {"error": str(exc)}
+            perf = {"error": str(exc), "focus": None, "days": 0, "table": []}  # a symbol without data
         section["performance"] = perf
         if perf.get("series_days"):
             svgs["performance"] = inline_svg(performance_chart(perf, symbol, labels[CHAMPION_NAME]))
@@ -555,7 +559,7 @@ def render_daily_report(settings: Settings, day: date, out_dir: Path | None = No
         champion=CHAMPION_NAME,
         frame_records=_frame_records,
     )
-    html_path.write_text(html)
+    write_text(html_path, html)
     write_index(out_dir)
     log.info("daily report of %s: %s", day, html_path)
     if strict:

@@ -31,6 +31,7 @@ from execution import __version__
 from execution.agents.catalog import AGENTS, SEED_AGENTS
 from execution.config import OrderParams, Settings
 from execution.data.exchange_calendar import trading_days
+from execution.data.files import write_text
 from execution.db import connection
 from execution.json_values import json_safe
 from execution.models import registry
@@ -374,7 +375,7 @@ def render_experiment_report(
         json_name=json_path.name,
         np=np,
     )
-    html_path.write_text(html)
+    write_text(html_path, html)
     write_index(out_dir)
     log.info("experiment report: %s", html_path)
     return html_path

@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Any
 
 from execution import __version__
+from execution.data.files import write_text
 from execution.report.common import render
 
 INDEX_NAME = "index.html"
@@ -84,5 +85,5 @@ def write_index(folder: Path) -> Path:
         version=__version__,
     )
     path = folder / INDEX_NAME
-    path.write_text(html)
+    write_text(path, html)
     return path

@@ -22,7 +22,8 @@ Per day, for one executed schedule (all prices INR, bps of the arrival price unl
 
 Aggregates per (symbol, strategy, fill), and over all symbols as ``symbol = "ALL"``: mean,
 median and std of the shortfall and the advantage; a seeded percentile-bootstrap 95 % CI of the
-mean advantage; the share of days beating TWAP (advantage > 0); the gain-loss ratio (mean
+mean advantage (for ``ALL``, resampling trading days with all their symbols: same-day outcomes
+are correlated); the share of days beating TWAP (advantage > 0); the gain-loss ratio (mean
 advantage of winning days / mean loss of losing days); the share of the TWAP->oracle gap
 captured (mean advantage / mean TWAP->oracle gap).
 """
@@ -91,14 +92,29 @@ def day_metrics(
     }
 
 
-def bootstrap_mean_ci(values: np.ndarray, n_resamples: int = DEFAULT_BOOTSTRAP, seed: int = 0) -> tuple[float, float]:
-    """Percentile bootstrap 95 % confidence interval of the mean (seeded; NaNs for fewer than 2 values)."""
+def bootstrap_mean_ci(
+    values: np.ndarray, n_resamples: int = DEFAULT_BOOTSTRAP, seed: int = 0, clusters: np.ndarray | None = None
+) -> tuple[float, float]:
+    """Percentile bootstrap 95 % confidence interval of the mean (seeded; NaNs for fewer than 2 values).
+
+    With ``clusters`` (one label per value, e.g. the trading day), whole clusters are resampled:
+    values of one cluster are correlated (all symbols trade the same market that day), so
+    resampling them one by one would treat them as independent and narrow the interval.
+    """
     values = np.asarray(values, dtype=float)
-    values = values[np.isfinite(values)]
-    if values.size < 2:
+    finite = np.isfinite(values)
+    if clusters is None:
+        clusters = np.arange(values.size)
+    codes, _ = pd.factorize(pd.Series(np.asarray(clusters)[finite]))
+    values = values[finite]
+    n_clusters = int(codes.max()) + 1 if values.size else 0
+    if values.size < 2 or n_clusters < 2:
         return float("nan"), float("nan")
+    sums = np.bincount(codes, weights=values, minlength=n_clusters)
+    counts = np.bincount(codes, minlength=n_clusters).astype(float)
     rng = np.random.default_rng(seed)
-    means = values[rng.integers(values.size, size=(n_resamples, values.size))].mean(axis=1)
+    picks = rng.integers(n_clusters, size=(n_resamples, n_clusters))
+    means = sums[picks].sum(axis=1) / counts[picks].sum(axis=1)
     low, high = np.percentile(means, [2.5, 97.5])
     return float(low), float(high)
 
@@ -112,11 +128,12 @@ def gain_loss_ratio(advantage_bps: np.ndarray) -> float:
     return float(gains.mean() / -losses.mean())
 
 
-def _summary_row(group: pd.DataFrame, n_resamples: int, seed: int) -> dict[str, float]:
+def _summary_row(group: pd.DataFrame, n_resamples: int, seed: int, by_day: bool = False) -> dict[str, float]:
     adv = group["advantage_bps"].to_numpy(dtype=float)
     shortfall = group["shortfall_bps"].to_numpy(dtype=float)
     gap = group["oracle_gap_bps"].to_numpy(dtype=float).mean()
-    ci_low, ci_high = bootstrap_mean_ci(adv, n_resamples, seed)
+    clusters = group["day"].to_numpy() if by_day else None
+    ci_low, ci_high = bootstrap_mean_ci(adv, n_resamples, seed, clusters)
     return {
         "days": len(group),
         "shortfall_mean_bps": shortfall.mean(),
@@ -139,14 +156,16 @@ def _summary_row(group: pd.DataFrame, n_resamples: int, seed: int) -> dict[str, 
 
 
 def summarize(per_day: pd.DataFrame, n_resamples: int = DEFAULT_BOOTSTRAP, seed: int = 0) -> pd.DataFrame:
-    """Aggregate per-day rows per (symbol, strategy, fill), plus ``symbol = "ALL"`` when there are several symbols."""
-    frames = [per_day]
+    """Aggregate per-day rows per (symbol, strategy, fill), plus ``symbol = "ALL"`` when there are several symbols.
+
+    The pooled ``ALL`` CI resamples trading days (every symbol of a day together), not symbol-days.
+    """
+    frames = [(per_day, False)]
     if per_day["symbol"].nunique() > 1:
-        frames.append(per_day.assign(symbol="ALL"))
+        frames.append((per_day.assign(symbol="ALL"), "day" in per_day.columns))
     rows = []
-    for frame in frames:
+    for frame, by_day in frames:
         for (symbol, strategy, fill), group in frame.groupby(GROUP_KEYS, sort=False):
-            rows.append(
-                {"symbol": symbol, "strategy": strategy, "fill": fill, **_summary_row(group, n_resamples, seed)}
-            )
+            summary = _summary_row(group, n_resamples, seed, by_day)
+            rows.append({"symbol": symbol, "strategy": strategy, "fill": fill, **summary})
     return pd.DataFrame(rows)

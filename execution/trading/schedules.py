@@ -28,8 +28,8 @@ market order at ``start + T`` (interval ``N``), exactly as the simulator execute
 from __future__ import annotations
 
 import csv
+import io
 import logging
-import shutil
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from pathlib import Path
@@ -46,8 +46,9 @@ from execution.data.exchange_calendar import (
     previous_trading_day,
     session_minutes,
 )
+from execution.data.files import replace_folder, write_text
 from execution.data.store import load_published
-from execution.db import connection
+from execution.db import connect
 from execution.models.champion import CHAMPION_NAME, PolicyCache, PolicyChoice, model_policy, raise_if_failed
 from execution.sim.episode import SESSION_OPEN_MINUTE
 from execution.sim.fills import IMPACT_ETA, executed_lots
@@ -295,27 +296,53 @@ def _file_stem(order: ParentOrder) -> str:
     return f"order-{order.id}-{order.symbol}-{order.side}-{order.start_time.replace(':', '')}"
 
 
-def write_order_csv(plan: OrderPlan, folder: Path) -> Path:
-    """``interval, planned_time, time_left_min, <strategy>_lots ...`` (the primary first); returns the path."""
-    folder.mkdir(parents=True, exist_ok=True)
-    path = folder / f"{_file_stem(plan.order)}.csv"
+def primary_description(plan: OrderPlan) -> tuple[str, str]:
+    """(the strategy the primary plan really is, why): e.g. ``("twap_seed", "no trained model yet — twap_seed")``."""
+    if plan.primary != CHAMPION:
+        return plan.primary, plan.notes.get(plan.primary) or "strategy override"
+    choice = plan.choice
+    label = choice.strategy_label if choice is not None else CHAMPION
+    return label, plan.notes.get(CHAMPION) or ""
+
+
+def _csv_columns(plan: OrderPlan) -> list[tuple[str, str]]:
+    """(header, strategy key) of the lots columns, the plan to execute first.
+
+    When the champion's plan is in fact ``twap_seed`` (no model, or every model failed to load),
+    there is no ``champion_lots`` column: the ``twap_seed_lots`` column is the plan to execute.
+    """
     names = [plan.primary, *[n for n in plan.lots if n != plan.primary]]
-    times = plan.times()
-    n = plan.params.intervals
-    with path.open("w", newline="") as fh:
-        writer = csv.writer(fh)
-        writer.writerow(["interval", "planned_time", "time_left_min", "forced", *[f"{name}_lots" for name in names]])
-        for k, when in enumerate(times):
-            writer.writerow(
-                [
-                    k,
-                    when.strftime("%H:%M"),
-                    (n - k) * plan.params.interval_min,
-                    int(k == n),
-                    *[int(plan.lots[name][k]) for name in names],
-                ]
-            )
-    return path
+    champion_is_twap = plan.choice is not None and not plan.choice.uses_model
+    if plan.primary == CHAMPION and champion_is_twap:
+        names = ["twap_seed", *[n for n in names if n not in (CHAMPION, "twap_seed")]]
+    elif champion_is_twap:
+        names = [n for n in names if n != CHAMPION]
+    return [(f"{name}_lots", name) for name in names]
+
+
+def schedule_csv_text(plan: OrderPlan) -> str:
+    """The CSV of one order's plans: ``#`` lines that say which strategy is executed and why, then
+    ``interval, planned_time, time_left_min, forced, <strategy>_lots ...`` (the plan to execute first)."""
+    executed, why = primary_description(plan)
+    order, params = plan.order, plan.params
+    columns = _csv_columns(plan)
+    buffer = io.StringIO()
+    buffer.write(f"# order {order.describe()}\n")
+    buffer.write(f"# plan to execute: {executed} (column {columns[0][0]}){f' — {why}' if why else ''}\n")
+    buffer.write(f"# nominal path: {plan.nominal.description}\n")
+    buffer.write("# lots per interval of each strategy; interval N is the forced order at the horizon\n")
+    writer = csv.writer(buffer, lineterminator="\n")
+    writer.writerow(["interval", "planned_time", "time_left_min", "forced", *[header for header, _ in columns]])
+    n = params.intervals
+    for k, when in enumerate(plan.times()):
+        lots = [int(plan.lots[name][k]) for _, name in columns]
+        writer.writerow([k, when.strftime("%H:%M"), (n - k) * params.interval_min, int(k == n), *lots])
+    return buffer.getvalue()
+
+
+def write_order_csv(plan: OrderPlan, folder: Path) -> Path:
+    """Write :func:`schedule_csv_text` of ``plan`` into ``folder``; returns the path."""
+    return write_text(folder / f"{_file_stem(plan.order)}.csv", schedule_csv_text(plan))
 
 
 def decision_csv_path(folder: Path, order: ParentOrder) -> Path:
@@ -327,9 +354,7 @@ def write_decision_csv(plan: OrderPlan, folder: Path) -> Path | None:
     """The decision table as CSV (rows: inventory left in lots; columns: time left in minutes), if there is one."""
     if plan.decision is None:
         return None
-    path = decision_csv_path(folder, plan.order)
-    plan.decision.to_csv(path)
-    return path
+    return write_text(decision_csv_path(folder, plan.order), plan.decision.to_csv())
 
 
 def read_decision_table(settings: Settings, order: ParentOrder) -> pd.DataFrame | None:
@@ -380,14 +405,44 @@ def store_plans(conn: Any, day: date, plans: list[OrderPlan]) -> int:
     return len(rows)
 
 
+@dataclass(frozen=True)
+class Unplanned:
+    """An order that could not be planned (its symbol has no published history, a bad override), and why."""
+
+    order: ParentOrder
+    reason: str
+
+    def to_json(self) -> dict[str, Any]:
+        """The order and the reason, JSON-serialisable."""
+        return {"order": self.order.to_json(), "reason": self.reason}
+
+
+class SchedulesIncomplete(RuntimeError):
+    """Some orders of a day have no plan (the others were written): names each order and why."""
+
+
 def plan_day(
     conn: Any, settings: Settings, day: date, lookback_days: int = DEFAULT_LOOKBACK_DAYS
-) -> tuple[list[OrderPlan], PolicyCache]:
-    """Plans of every order of ``day`` (the configured orders are added to a day without any)."""
+) -> tuple[list[OrderPlan], PolicyCache, list[Unplanned]]:
+    """Plans of every order of ``day`` (the configured orders are added to a day without any).
+
+    One order that cannot be planned does not stop the others (a symbol's missing history says
+    nothing about another symbol's plan): it is returned as :class:`Unplanned`. ``ValueError``
+    when ``day`` is not a trading day, or when no order at all could be planned.
+    """
     check_trading_day(day)
     orders = ensure_default_orders(conn, settings, day)
     policies = PolicyCache(conn, settings)
-    return [plan_order(conn, settings, order, policies, lookback_days) for order in orders], policies
+    plans, unplanned = [], []
+    for order in orders:
+        try:
+            plans.append(plan_order(conn, settings, order, policies, lookback_days))
+        except ValueError as exc:
+            log.error("order #%s %s on %s not planned: %s", order.id, order.symbol, day, exc)
+            unplanned.append(Unplanned(order, str(exc)))
+    if unplanned and not plans:
+        raise ValueError("; ".join(u.reason for u in unplanned))
+    return plans, policies, unplanned
 
 
 def write_schedules(
@@ -395,30 +450,56 @@ def write_schedules(
 ) -> dict[str, Any]:
     """Plan every order of trading day ``day``; replace its ``schedules`` rows and CSVs; return a summary.
 
-    ``ValueError`` when ``day`` is not a trading day or a symbol has no published history.
+    All or nothing: the CSVs are written into a temporary folder, the rows replaced in one
+    transaction, and only after its commit does the new folder replace the old one (a full disk
+    or a failed database write leaves both as they were: :class:`WriteFailed` / the database error).
+    ``ValueError`` when ``day`` is not a trading day or no order could be planned; orders that
+    could not be planned are listed in ``summary["unplanned"]`` (:func:`raise_if_unplanned`).
     With ``strict`` (default), once everything is written, :class:`ChampionUnavailable` is
     raised if a registered champion could not be loaded (its orders were planned with twap_seed).
     """
-    with connection(settings) as conn:
-        plans, policies = plan_day(conn, settings, day, lookback_days)
-        folder = schedules_dir(settings, day)
-        if folder.exists():
-            shutil.rmtree(folder)
-        for plan in plans:
-            plan.csv_path = write_order_csv(plan, folder)
-            plan.decision_csv_path = write_decision_csv(plan, folder)
-        rows = store_plans(conn, day, plans)
+    folder = schedules_dir(settings, day)
+    conn = connect(settings)
+    try:
+        plans, policies, unplanned = plan_day(conn, settings, day, lookback_days)
+        with replace_folder(folder) as staging:
+            for plan in plans:
+                write_order_csv(plan, staging)
+                write_decision_csv(plan, staging)
+            rows = store_plans(conn, day, plans)
+            conn.commit()
+    except BaseException:
+        if not conn.closed:  # a lost connection keeps its own error, not "connection already closed"
+            conn.rollback()
+        raise
+    finally:
+        conn.close()
+    for plan in plans:
+        plan.csv_path = folder / f"{_file_stem(plan.order)}.csv"
+        if plan.decision is not None:
+            plan.decision_csv_path = folder / f"{_file_stem(plan.order)}-decision-table.csv"
     summary = {
         "trading_day": day.isoformat(),
         "folder": str(folder),
         "rows": rows,
         "orders": [plan.to_json() for plan in plans],
+        "unplanned": [u.to_json() for u in unplanned],
         "champion_failures": [c.note for c in policies.failures],
     }
     log.info("schedules of %s: %d orders, %d rows in %s", day, len(plans), rows, folder)
     if strict:
         raise_if_failed(policies, f"schedules of {day}")
     return summary
+
+
+def raise_if_unplanned(summary: dict[str, Any]) -> None:
+    """:class:`SchedulesIncomplete` naming each order of a :func:`write_schedules` summary that has no plan."""
+    unplanned = summary.get("unplanned") or []
+    if unplanned:
+        lines = "; ".join(f"order #{u['order']['id']} {u['order']['symbol']}: {u['reason']}" for u in unplanned)
+        raise SchedulesIncomplete(
+            f"schedules of {summary['trading_day']} written without {len(unplanned)} order(s): {lines}"
+        )
 
 
 def load_schedules(conn: Any, day: date) -> pd.DataFrame:

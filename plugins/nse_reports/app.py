@@ -16,11 +16,12 @@ from __future__ import annotations
 from collections.abc import Callable
 from datetime import date
 from pathlib import Path
+from typing import Annotated, Any
 
 from fastapi import Depends, FastAPI, HTTPException, Request
 from fastapi.responses import FileResponse, HTMLResponse, JSONResponse, RedirectResponse, Response
 
-from nse_reports.auth import LoginRequired, current_user, login_url, wants_html
+from nse_reports.auth import LoginRequired, can_read_dag_runs, current_user, login_url, wants_html
 from nse_reports.files import ReportListing, content_type, find_daily_report, list_reports, resolve_report_file
 from nse_reports.pages import render_index, render_no_report
 
@@ -31,8 +32,27 @@ SECURITY_HEADERS = {
     "Referrer-Policy": "same-origin",
     "X-Frame-Options": "SAMEORIGIN",
 }
+#: Every response carries a Content-Security-Policy. The service's own pages (reports, index) are
+#: static HTML with inline styles and inline SVG: they may load nothing and run no script.
+PAGE_POLICY = (
+    "default-src 'none'; style-src 'unsafe-inline'; img-src 'self' data:; "
+    "base-uri 'none'; form-action 'none'; frame-ancestors 'self'"
+)
 #: SVG may carry scripts: served files of that type may not run any.
-SVG_POLICY = "default-src 'none'; style-src 'unsafe-inline'; img-src data:"
+SVG_POLICY = "default-src 'none'; style-src 'unsafe-inline'; img-src data:; base-uri 'none'; frame-ancestors 'self'"
+#: The Great Expectations Data Docs run GX's inline code and the vendored libraries beside them
+#: (``static/vendor``, nothing from another host). Their scripts run on the Airflow origin, so they
+#: are boxed in: no fetch/XHR (``connect-src``), no form, no frame, no pop-up or top-level
+#: navigation (``sandbox`` without ``allow-popups``/``allow-top-navigation``), and the pages may not
+#: be framed (by the Airflow UI either), so a script can reach neither the API nor the UI's window.
+DATA_DOCS_POLICY = (
+    "default-src 'none'; script-src 'self' 'unsafe-inline'; style-src 'self' 'unsafe-inline'; "
+    "img-src 'self' data:; font-src 'self'; connect-src 'none'; base-uri 'none'; form-action 'none'; "
+    "frame-ancestors 'none'; sandbox allow-scripts allow-same-origin"
+)
+#: Anything else (JSON, CSV, images, the vendored CSS/JS themselves): not a document, loads nothing.
+OTHER_POLICY = "default-src 'none'; base-uri 'none'; frame-ancestors 'self'"
+DATA_DOCS_PREFIX = "/files/data-docs/"
 
 
 def _prefix(request: Request) -> str:
@@ -40,12 +60,23 @@ def _prefix(request: Request) -> str:
     return request.scope.get("root_path", "").rstrip("/")
 
 
-def _with_security_headers(response: Response) -> Response:
-    """``response`` with :data:`SECURITY_HEADERS` (unless already set) and, for SVG, :data:`SVG_POLICY`."""
+def content_security_policy(path: str, content_type: str) -> str:
+    """The Content-Security-Policy of a response: by what it is (HTML, SVG, other) and where (Data Docs)."""
+    if content_type.startswith("image/svg"):
+        return SVG_POLICY
+    if content_type.startswith("text/html"):
+        return DATA_DOCS_POLICY if DATA_DOCS_PREFIX in path else PAGE_POLICY
+    return OTHER_POLICY
+
+
+def _with_security_headers(response: Response, path: str = "") -> Response:
+    """``response`` with :data:`SECURITY_HEADERS` (unless already set) and its Content-Security-Policy."""
     for name, value in SECURITY_HEADERS.items():
         response.headers.setdefault(name, value)
-    if response.headers.get("content-type", "").startswith("image/svg"):
-        response.headers["Content-Security-Policy"] = SVG_POLICY
+    policy = content_security_policy(path, response.headers.get("content-type", ""))
+    response.headers["Content-Security-Policy"] = policy
+    if "frame-ancestors 'none'" in policy:
+        response.headers["X-Frame-Options"] = "DENY"
     return response
 
 
@@ -75,7 +106,8 @@ def _add_login_and_headers(app: FastAPI) -> None:
 
     @app.middleware("http")
     async def _security_headers(request: Request, call_next: Callable) -> Response:
-        return _with_security_headers(await call_next(request))
+        relative = request.url.path.removeprefix(_prefix(request)) if _prefix(request) else request.url.path
+        return _with_security_headers(await call_next(request), relative)
 
 
 def _add_listing_routes(app: FastAPI, reports_dir: Callable[[], Path]) -> None:
@@ -119,10 +151,12 @@ def _add_redirect_routes(app: FastAPI, reports_dir: Callable[[], Path]) -> None:
         return RedirectResponse(f"{_prefix(request)}/files/{found}", status_code=307)
 
     @app.get("/runs/{dag_id}/{run_id}")
-    def run_report(dag_id: str, run_id: str, request: Request) -> Response:
-        """Redirect to the daily report of the trading day a DAG run processed."""
+    def run_report(dag_id: str, run_id: str, request: Request, user: Annotated[Any, Depends(current_user)]) -> Response:
+        """Redirect to the daily report of the trading day a DAG run processed (403 without read access to the DAG)."""
         from nse_reports.runs import day_of_run
 
+        if not can_read_dag_runs(user, dag_id):
+            raise HTTPException(status_code=403, detail=f"not allowed to read the runs of {dag_id}")
         root = reports_dir()
         day = day_of_run(dag_id, run_id)
         found = find_daily_report(root, day) if day else None

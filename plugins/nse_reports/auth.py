@@ -78,3 +78,13 @@ async def current_user(request: Request) -> Any:
     if not manager.is_authorized_view(access_view=AccessView.WEBSITE, user=user):
         raise HTTPException(status_code=status.HTTP_403_FORBIDDEN, detail="not allowed to read the reports")
     return user
+
+
+def can_read_dag_runs(user: Any, dag_id: str) -> bool:
+    """Whether ``user`` may read the runs of ``dag_id``, asked of the auth manager as the API server
+    asks it for ``GET /dags/{dag_id}/dagRuns/...`` (the DAG's team included)."""
+    from airflow.api_fastapi.auth.managers.models.resource_details import DagAccessEntity, DagDetails
+    from airflow.models.dag import DagModel
+
+    details = DagDetails(id=dag_id, team_name=DagModel.get_team_name(dag_id))
+    return auth_manager().is_authorized_dag(method="GET", access_entity=DagAccessEntity.RUN, details=details, user=user)

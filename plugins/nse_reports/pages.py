@@ -69,8 +69,9 @@ def render_index(listing: ReportListing, prefix: str) -> str:
     ]
     if listing.data_docs_index:
         parts.append(
-            f"<p class='card'><a href='{escape(_file_url(prefix, listing.data_docs_index))}'>"
-            "Great Expectations Data Docs</a> &mdash; every validation of the 1-minute bars</p>"
+            f"<p class='card'><a href='{escape(_file_url(prefix, listing.data_docs_index))}' target='_blank' "
+            "rel='noopener'>Great Expectations Data Docs</a> &mdash; every validation of the 1-minute bars "
+            "(opens in its own tab: the Data Docs may not be framed)</p>"
         )
     for section, title in [*SECTIONS.items(), (OTHER_SECTION, OTHER_SECTION)]:
         if section == "data-docs":

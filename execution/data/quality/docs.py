@@ -5,10 +5,19 @@ failed ones with their observed values -- in an ephemeral context whose Data Doc
 to ``out_dir``; GX renders the pages, the suite page and ``index.html``. Rendering costs about
 0.1 s per page, so by default every day with an error or a warning gets a page and only the
 most recent passing days do (``max_passing_pages``); ``quality_results`` keeps every verdict.
+
+GX's pages load Bootstrap, jQuery, Font Awesome, bootstrap-datepicker and bootstrap-table from
+public CDNs: offline they show an empty index, and online they run third-party code on the
+Airflow origin. :func:`localize_assets` copies local files into ``static/vendor/`` (from the
+pinned XStatic packages and ``vendor/`` beside this module, see ``vendor/VENDORED.md``) and
+rewrites every page to load them; any other external script, stylesheet or image is removed.
 """
 
 from __future__ import annotations
 
+import logging
+import os
+import re
 import shutil
 from collections.abc import Iterable, Mapping
 from datetime import datetime, time
@@ -25,8 +34,33 @@ from execution.data.quality.verdict import DayVerdict, FailedExpectation
 if TYPE_CHECKING:
     from great_expectations.core import ExpectationSuiteValidationResult
 
+log = logging.getLogger(__name__)
+
 DEFAULT_MAX_PASSING_PAGES = 50
 _GENERATED = ("validations", "expectations", "index.html")
+VENDOR_SOURCE = Path(__file__).resolve().parent / "vendor"
+VENDOR_DIR = "static/vendor"  # under the Data Docs folder
+
+#: What replaces each external asset GX's pages load, by a fragment of its URL: a file under
+#: ``static/vendor`` (or ``static/images``), or None to drop the tag (nothing on these pages uses it).
+ASSET_MAP: tuple[tuple[str, str | None], ...] = (
+    ("bootstrap-table-filter-control", "bootstrap-table/bootstrap-table-filter-control.min.{ext}"),
+    ("bootstrap-table", "bootstrap-table/bootstrap-table.min.{ext}"),
+    ("bootstrap-datepicker", "bootstrap-datepicker/bootstrap-datepicker{variant}"),
+    ("bootstrap-prefers-dark", None),
+    ("popper", None),  # Bootstrap's bundle carries Popper
+    ("/bootstrap/", "bootstrap/{ext}/bootstrap{bundle}.min.{ext}"),
+    ("jquery-", "jquery/jquery.min.js"),
+    ("font-awesome", "font-awesome/css/all.min.css"),
+    ("vega", None),
+    ("logo-long", "../images/logo-long.png"),
+)
+_EXTERNAL_TAG = re.compile(
+    r"<script\b[^>]*\bsrc=\"(?P<script>https?://[^\"]+)\"[^>]*>\s*</script>"
+    r"|<link\b[^>]*\bhref=\"(?P<link>https?://[^\"]+)\"[^>]*>"
+    r"|<img\b(?P<before>[^>]*)\bsrc=\"(?P<img>https?://[^\"]+)\"(?P<after>[^>]*)>",
+    re.IGNORECASE,
+)
 
 
 def data_docs_dir(settings: Settings) -> Path:
@@ -162,4 +196,77 @@ def build_data_docs(
         )
         context.validation_results_store.set(key, result)
     context.build_data_docs(site_names=[DATA_DOCS_SITE])
+    localize_assets(out_dir)
     return out_dir / "index.html"
+
+
+def _vendor_sources() -> dict[str, Path]:
+    """Files to copy under ``static/vendor``: relative destination -> source file."""
+    import xstatic.pkg.bootstrap
+    import xstatic.pkg.bootstrap_datepicker
+    import xstatic.pkg.font_awesome
+    import xstatic.pkg.jquery
+
+    bootstrap = Path(xstatic.pkg.bootstrap.BASE_DIR)
+    awesome = Path(xstatic.pkg.font_awesome.BASE_DIR)
+    datepicker = Path(xstatic.pkg.bootstrap_datepicker.BASE_DIR)
+    files = {
+        "bootstrap/css/bootstrap.min.css": bootstrap / "css" / "bootstrap.min.css",
+        "bootstrap/js/bootstrap.bundle.min.js": bootstrap / "js" / "bootstrap.bundle.min.js",
+        "jquery/jquery.min.js": Path(xstatic.pkg.jquery.BASE_DIR) / "jquery.min.js",
+        "font-awesome/css/all.min.css": awesome / "css" / "all.min.css",
+        "bootstrap-datepicker/bootstrap-datepicker.js": datepicker / "bootstrap-datepicker.js",
+        "bootstrap-datepicker/bootstrap-datepicker.css": datepicker / "bootstrap-datepicker3.standalone.css",
+    }
+    files.update({f"font-awesome/webfonts/{f.name}": f for f in (awesome / "webfonts").glob("*.woff2")})
+    files.update({f"bootstrap-table/{f.name}": f for f in (VENDOR_SOURCE / "bootstrap-table").iterdir()})
+    return files
+
+
+def _local_asset(url: str) -> str | None:
+    """The file under ``static/vendor`` that replaces the external ``url`` (None: drop it)."""
+    ext = "css" if url.split("?")[0].endswith(".css") else "js"
+    for fragment, target in ASSET_MAP:
+        if fragment in url:
+            if target is None:
+                return None
+            variant = ".css" if ext == "css" else ".js"
+            return target.format(ext=ext, variant=variant, bundle=".bundle" if ext == "js" else "")
+    log.warning("Data Docs: external asset %s removed (no local copy)", url)
+    return None
+
+
+def _rewrite_page(html: str, vendor_prefix: str) -> str:
+    """``html`` with every external script, stylesheet and image replaced by its local copy (or removed)."""
+
+    def replace(match: re.Match) -> str:
+        url = match.group("script") or match.group("link") or match.group("img")
+        local = _local_asset(url)
+        if local is None:
+            return ""
+        href = f"{vendor_prefix}/{local}"
+        if match.group("script"):
+            return f'<script src="{href}"></script>'
+        if match.group("link"):
+            return f'<link rel="stylesheet" href="{href}">'
+        return f'<img{match.group("before")}src="{href}"{match.group("after")}>'
+
+    return _EXTERNAL_TAG.sub(replace, html)
+
+
+def localize_assets(out_dir: Path) -> None:
+    """Copy the vendored files under ``out_dir/static/vendor`` and point every page at them."""
+    out_dir = Path(out_dir)
+    vendor = out_dir / VENDOR_DIR
+    for relative, source in _vendor_sources().items():
+        target = vendor / relative
+        target.parent.mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(source, target)
+    for page in out_dir.rglob("*.html"):
+        if vendor in page.parents:
+            continue
+        prefix = Path(os.path.relpath(vendor, page.parent)).as_posix()
+        text = page.read_text(encoding="utf-8")
+        rewritten = _rewrite_page(text, prefix)
+        if rewritten != text:
+            page.write_text(rewritten, encoding="utf-8")
