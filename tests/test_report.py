@@ -17,6 +17,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from conftest import requires_samples
 
 from execution import cli
 from execution.data.ingest import ingest
@@ -459,3 +460,26 @@ def test_the_report_reads_schedules_and_never_writes_them(conn, reliance, tmp_pa
     assert payload["tomorrow"]["orders"] == []
     assert f"schedule --date {NEXT_DAY}" in payload["tomorrow"]["error"]
     assert "No plan for" in html.read_text()
+
+
+@requires_samples
+def test_the_experiment_shows_both_mdps_and_the_models_on_real_bars(conn, reliance, tmp_path):
+    """Models of both MDPs trained on synthetic January 2020; real July-August 2021 samples from the landing folder."""
+    from execution.models.retrain import retrain
+
+    ingest(reliance, "landing", ["RELIANCE"], date(2021, 7, 13), date(2021, 8, 13), progress=False)
+    for mdp in ("seed", "pace"):
+        retrain(reliance, "RELIANCE", "dqn_sl", date(2020, 1, 27), date(2020, 1, 29), episodes=3, seed=0, mdp=mdp)
+    html_path = render_experiment_report(reliance, tmp_path, symbols=["RELIANCE"])
+    html = html_path.read_text()
+    payload = json.loads(html_path.with_suffix(".json").read_text())
+    strategies = {r["strategy"] for r in payload["summary"]}
+    assert {"dqn_sl", "dqn_sl·pace", "twap_seed"} <= strategies  # one table per MDP on the page
+    assert "The seed&#39;s MDP" in html or "The seed's MDP" in html
+    assert "The pace MDP" in html
+    real = payload["sim_to_real"]
+    (coverage,) = real["coverage"]
+    assert coverage["days"] >= 20 and coverage["first_day"] >= "2021-07-13"
+    on_real = {(r["strategy"], r["fill"]) for r in real["summary"]}
+    assert {("dqn_sl", "impact"), ("dqn_sl·pace", "impact"), ("twap_seed", "impact")} <= on_real
+    assert 'data-chart="reward_pace"' in html and 'data-chart="reward"' in html

@@ -521,6 +521,17 @@ def published_days(conn: Connection, symbol: str, start: date, end: date) -> lis
         return [r[0] for r in cur.fetchall()]
 
 
+def real_days(conn: Connection, symbol: str) -> list[date]:
+    """Days of ``symbol`` whose published bars come from a real source (anything but the synthetic generator)."""
+    with conn.cursor() as cur:
+        cur.execute(
+            "SELECT DISTINCT (ts AT TIME ZONE 'Asia/Kolkata')::date FROM bars_1m"
+            " WHERE symbol = %s AND source NOT LIKE 'synthetic%%' ORDER BY 1",
+            (symbol,),
+        )
+        return [r[0] for r in cur.fetchall()]
+
+
 def status(conn: Connection) -> dict[str, Any]:
     """Per symbol: published bars and days, first/last day, quarantined days, failed days, runs.
 

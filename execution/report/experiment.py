@@ -1,14 +1,17 @@
 """The seed's experiment as a report: agents trained on 2018-2019, tested on 2020, against the baselines.
 
-It reports on the models in the registry (it trains nothing). For every configured symbol and
-agent (the seed's five, and PPO when trained) it picks the newest model whose training window
-ends before the test window (a model trained into the test window is used only when no other
-exists, and flagged as not out of sample), and shows:
+It reports on the models in the registry (it trains nothing). For every configured symbol, agent
+(the seed's five, and PPO when trained) and MDP (the seed's, and the pace MDP) it picks the newest
+model whose training window ends before the test window (a model trained into the test window is
+used only when no other exists, and flagged as not out of sample); a pace-MDP model is shown as
+``AGENT·pace``. It shows:
 
-* **the whole test period** (the headline, never a single day): every agent and baseline over
-  every published day of the test window, both fill models, with the mean advantage over
-  ``twap_seed`` and its seeded bootstrap 95 % CI (:func:`execution.sim.backtest.run_backtest`,
+* **the whole test period** (the headline, never a single day), one table per MDP: every agent and
+  baseline over every published day of the test window, both fill models, with the mean advantage
+  over ``twap_seed`` and its seeded bootstrap 95 % CI (:func:`execution.sim.backtest.run_backtest`,
   aggregated by :func:`execution.sim.metrics.summarize`, per symbol and over all symbols);
+* **sim to real**: the same models (trained on the synthetic years) on the real NSE samples
+  published from the landing folder (2021), against ``twap_seed`` on the same days;
 * **the seed's figures**: average reward per episode and steps per episode of each agent (the
   learning curves recorded at training), the executed price and the inventory over time of each
   agent on the test date (31 Jan 2020) for each symbol, and the DQN-SL state-action map (lots by
@@ -32,6 +35,7 @@ from execution.agents.catalog import AGENTS, SEED_AGENTS
 from execution.config import OrderParams, Settings
 from execution.data.exchange_calendar import trading_days
 from execution.data.files import write_text
+from execution.data.store import real_days
 from execution.db import connection
 from execution.json_values import json_safe
 from execution.models import registry
@@ -44,7 +48,8 @@ from execution.sim.backtest import run_backtest
 from execution.sim.baselines import BASELINES
 from execution.sim.fills import FILL_MODELS
 from execution.sim.market import load
-from execution.sim.metrics import summarize
+from execution.sim.mdp import MDPS
+from execution.sim.metrics import DEFAULT_BOOTSTRAP, summarize
 from execution.sim.policy import Policy, policy_strategy
 from execution.trading.schedules import decision_table
 
@@ -56,25 +61,31 @@ STATE_ACTION_AGENT = "dqn_sl"
 CURVE_WINDOW = 20
 
 
-def pick_models(conn: Any, settings: Settings, symbols: list[str]) -> tuple[dict, list[dict[str, Any]]]:
-    """The model of each (symbol, agent) to report on, and the (symbol, agent) pairs without any model.
+def strategy_label(agent: str, mdp: str) -> str:
+    """How a model of ``agent`` on ``mdp`` is named in the report: ``dqn_sl`` (seed MDP), ``dqn_sl·pace``."""
+    return agent if mdp == "seed" else f"{agent}·{mdp}"
 
-    Newest model trained before the test window; else the newest at all, flagged ``in_sample``.
+
+def pick_models(conn: Any, settings: Settings, symbols: list[str]) -> tuple[dict, list[dict[str, Any]]]:
+    """The model of each (symbol, agent label) to report on, and the seed-MDP (symbol, agent) pairs without one.
+
+    Per MDP: the newest model trained before the test window; else the newest at all, flagged ``in_sample``.
     """
     test_start = settings.windows.test_start
     chosen: dict[tuple[str, str], dict[str, Any]] = {}
     missing = []
     for symbol in symbols:
         records = registry.list_models(conn, symbol)
-        for agent in AGENTS:
-            mine = [r for r in records if r.agent == agent]
-            clean = [r for r in mine if r.train_end < test_start]
-            record = (clean or mine)[-1] if mine else None
-            if record is None:
-                if agent in SEED_AGENTS:
-                    missing.append({"symbol": symbol, "agent": agent})
-                continue
-            chosen[(symbol, agent)] = {"record": record, "in_sample": not clean}
+        for mdp in MDPS:
+            for agent in AGENTS:
+                mine = [r for r in records if (r.agent, r.mdp) == (agent, mdp)]
+                clean = [r for r in mine if r.train_end < test_start]
+                record = (clean or mine)[-1] if mine else None
+                if record is None:
+                    if agent in SEED_AGENTS and mdp == "seed":
+                        missing.append({"symbol": symbol, "agent": agent})
+                    continue
+                chosen[(symbol, strategy_label(agent, mdp))] = {"record": record, "in_sample": not clean}
     return chosen, missing
 
 
@@ -199,28 +210,64 @@ def _models_and_curves(
     return models, curves
 
 
+REWARD_UNITS = {"seed": "vanilla reward units", "pace": "bps over TWAP, net of tracking risk"}
+
+
 def _curve_figures(symbol: str, symbol_curves: dict[str, pd.DataFrame], order: OrderParams) -> dict[str, Any]:
-    """The seed's learning-curve figures of one symbol: reward and steps per episode of each agent (if any)."""
-    if not symbol_curves:
-        return {}
-    return {
-        "reward": inline_svg(
+    """The seed's learning-curve figures of one symbol, per MDP: reward and steps per episode of each agent."""
+    figures: dict[str, Any] = {}
+    for mdp in MDPS:
+        mine = {label: c for label, c in symbol_curves.items() if _mdp_of(label) == mdp}
+        if not mine:
+            continue
+        suffix = "" if mdp == "seed" else f"_{mdp}"
+        figures["reward" + suffix] = inline_svg(
             charts.learning_curves(
-                {a: c["reward"].to_numpy() for a, c in symbol_curves.items()},
-                f"{symbol}: average reward per episode",
-                "Episode reward (vanilla reward units)",
+                {a: c["reward"].to_numpy() for a, c in mine.items()},
+                f"{symbol}, {mdp} MDP: average reward per episode",
+                f"Episode reward ({REWARD_UNITS[mdp]})",
                 CURVE_WINDOW,
             )
-        ),
-        "steps": inline_svg(
+        )
+        figures["steps" + suffix] = inline_svg(
             charts.learning_curves(
-                {a: c["steps"].to_numpy() for a, c in symbol_curves.items()},
-                f"{symbol}: steps taken per episode",
+                {a: c["steps"].to_numpy() for a, c in mine.items()},
+                f"{symbol}, {mdp} MDP: steps taken per episode",
                 f"Steps per episode (of {order.intervals})",
                 CURVE_WINDOW,
             )
-        ),
-    }
+        )
+    return figures
+
+
+def _mdp_of(label: str) -> str:
+    return label.rpartition("·")[2] if "·" in label else "seed"
+
+
+def sim_to_real(
+    conn: Any, symbols: list[str], order: OrderParams, policies: dict, n_resamples: int = DEFAULT_BOOTSTRAP
+) -> dict[str, Any]:
+    """The models against twap_seed on each symbol's real published days (sources other than the generator)."""
+    frames, coverage = [], []
+    for symbol in symbols:
+        days = real_days(conn, symbol)
+        named = [(label, policy_strategy(*loaded)) for (sym, label), loaded in policies.items() if sym == symbol]
+        if not days or not named:
+            coverage.append({"symbol": symbol, "days": 0, "note": "no real days" if not days else "no model"})
+            continue
+        try:
+            market = load(conn, symbol, days[0], days[-1], order)
+        except ValueError as exc:
+            coverage.append({"symbol": symbol, "days": 0, "note": str(exc)})
+            continue
+        market = market.subset(np.isin(market.days.astype(object), days))
+        frames.append(
+            run_backtest([market], order, [*named, "twap_seed"], FILL_MODELS, n_resamples=n_resamples).per_day
+        )
+        coverage.append({"symbol": symbol, "days": market.n_days, "first_day": days[0], "last_day": days[-1]})
+    if not frames:
+        return {"coverage": coverage, "summary": pd.DataFrame()}
+    return {"coverage": coverage, "summary": summarize(pd.concat(frames, ignore_index=True), n_resamples)}
 
 
 def _replay_test_day(
@@ -239,7 +286,7 @@ def _replay_test_day(
         replayed = replay_strategies(conn, symbol, test_day, order, named)
     except ValueError as exc:
         return {"error": str(exc)}, {}
-    drawn = [name for name, _ in named if name in AGENTS or name == "twap_seed"]
+    drawn = [name for name, _ in named if name not in BASELINES or name == "twap_seed"]
     return replayed, replay_charts(replayed, order, symbol, {}, only=drawn)
 
 
@@ -295,6 +342,11 @@ def _per_symbol_figures(
     return figures, test_days, state_action
 
 
+def _label_rank(label: str) -> tuple[int, int]:
+    agent = label.partition("·")[0]
+    return MDPS.index(_mdp_of(label)), list(AGENTS).index(agent) if agent in AGENTS else len(AGENTS)
+
+
 def _test_day_metrics(test_days: dict[str, Any]) -> dict[str, Any]:
     """Per symbol, the run id and metrics of the test-day replay, or its error."""
     return {
@@ -309,11 +361,11 @@ def build_experiment(conn: Any, settings: Settings, symbols: list[str], test_day
     windows = settings.windows
     chosen, missing = pick_models(conn, settings, symbols)
     policies, problems = _load_policies(settings, chosen, order)
-    agents = [a for a in AGENTS if any(key[1] == a for key in policies)]
+    labels = list(dict.fromkeys(label for _, label in sorted(policies, key=lambda k: _label_rank(k[1]))))
     models, curves = _models_and_curves(conn, settings, chosen, policies)
 
     period = whole_period(conn, symbols, windows.test_start, windows.test_end, order, policies)
-    strategy_order = [*agents, *BASELINES]
+    real = sim_to_real(conn, symbols, order, policies)
     figures, test_days, state_action = _per_symbol_figures(conn, symbols, test_day, order, chosen, policies, curves)
 
     data = {
@@ -337,12 +389,18 @@ def build_experiment(conn: Any, settings: Settings, symbols: list[str], test_day
         "load_problems": problems,
         "coverage": period["coverage"],
         "summary": period["summary"],
+        "sim_to_real": real,
         "test_day_metrics": _test_day_metrics(test_days),
         "state_action": state_action,
     }
     return {
         "data": data,
-        "table": summary_table(period["summary"], strategy_order),
+        "tables": {
+            mdp: summary_table(period["summary"], [*[a for a in labels if _mdp_of(a) == mdp], *BASELINES])
+            for mdp in MDPS
+            if any(_mdp_of(a) == mdp for a in labels) or mdp == "seed"
+        },
+        "real_table": summary_table(real["summary"], [*labels, "twap_seed"]),
         "figures": figures,
         "test_days": test_days,
     }
@@ -367,7 +425,8 @@ def render_experiment_report(
     html = render(
         "experiment.html.j2",
         data=built["data"],
-        table=built["table"],
+        tables=built["tables"],
+        real_table=built["real_table"],
         figures=built["figures"],
         test_days=built["test_days"],
         fill_models=FILL_MODELS,
