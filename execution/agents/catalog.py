@@ -114,8 +114,9 @@ AGENTS: dict[str, AgentSpec] = {
 SEED_AGENTS: tuple[str, ...] = ("dqn_sl", "dqn_3l", "ddqn_3l", "a3c_sl", "a3c_3l")
 
 #: Production budget on the pace MDP (episodes of ~20-50 decisions), per family: what bench/learning.py
-#: needs for every agent to learn the planted edge; ~30-60 s each on one core with the batched simulator.
-PACE_EPISODES: dict[str, int] = {"dqn": 3000, "ddqn": 3000, "a2c": 20000, "ppo": 12000}
+#: needs for every agent to learn the planted edge and stay within 1 bp of TWAP on a martingale market;
+#: 10-100 s each on one core with the batched simulator.
+PACE_EPISODES: dict[str, int] = {"dqn": 6000, "ddqn": 6000, "a2c": 20000, "ppo": 12000}
 
 
 def agent_spec(name: str) -> AgentSpec:
