@@ -1,8 +1,7 @@
-"""Weekly retrain: train, evaluate, register and promote every (symbol, agent) on a rolling window.
+"""Weekly retrain: one universal model per agent, trained, validated on an order set, registered, promoted.
 
 **When it runs.** Saturdays at 06:00 Asia/Kolkata (``CronTriggerTimetable("0 6 * * 6")``), and
-on demand (trigger with params). ``max_active_runs=1``: two retrains never race for the same
-symbol's champion.
+on demand (trigger with params). ``max_active_runs=1``: two retrains never race for the champion.
 
 **Windows.** With ``window="rolling"`` (the default) the configured windows
 (``settings.windows``, seed: validation 2019-11-01..2019-12-31) are slid so that the
@@ -14,14 +13,16 @@ are. ``train_start``/``train_end``/``validation_start``/``validation_end`` overr
 four dates.
 
 **Tasks.** ``resolve_symbols`` and ``resolve_agents`` list what to train (params, else Variable
-``nse_symbols`` / settings, and the seed's five agents); ``plan_retrain`` resolves the windows
-and the budget; ``check_data_windows`` counts each symbol's quarantined and missing trading days
-in the training and in the validation window; ``train_evaluate_promote`` is mapped over the cross
-product symbol x agent (``expand(symbol=..., agent=...)``) in the pool ``nse_training`` (1 slot on
-a 2-core machine: one training at a time) and raises ``AirflowSkipException`` -- with the counts
-and the first bad days in the log -- for a symbol whose windows have more unusable days than
-``max_bad_day_fraction`` (default 5 %); otherwise it calls :func:`execution.models.retrain.retrain`
-(train, save, register, evaluate on the validation window, promote by the configured rule).
+``nse_symbols`` / settings, and all six agents); ``plan_retrain`` resolves the windows and the
+budget; ``check_data_windows`` counts each symbol's quarantined and missing trading days in the
+training and in the validation window; ``train_evaluate_promote`` is mapped over the agents in the
+pool ``nse_training`` (1 slot on a 2-core machine: one training at a time) and calls
+:func:`execution.models.universal.retrain_universal` -- one pace-MDP model for every order of every
+symbol whose windows are usable (a symbol with more unusable days than ``max_bad_day_fraction``,
+default 5 %, is left out with the counts and the first bad days in the log; with none usable the
+task is skipped): train on the pooled days with a new order drawn from the envelope every episode,
+save, register under ``*``, validate on an order set of the validation days, promote by the
+configured rule. The training budget does not grow with the number of symbols.
 ``summarize_retrain`` logs one line per model (status, advantage over TWAP with its CI, why).
 Every task has retries and an ``execution_timeout`` (training: 2 h, 1 retry, none for a bad
 request such as an unknown agent); failures go to ``common.log_task_failure``.
@@ -61,7 +62,7 @@ if str(Path(__file__).resolve().parent) not in sys.path:
 
 from common import EXCHANGE_TZ, default_args, label_task, run_settings
 
-from execution.agents.catalog import SEED_AGENTS  # light: no torch
+from execution.agents.catalog import AGENTS  # light: no torch
 from execution.ops.airflow_config import TRAINING_POOL  # shared with the demo and make airflow
 
 log = logging.getLogger(__name__)
@@ -115,7 +116,7 @@ def _bps(value: float | None) -> str:
     params={
         "symbols": Param(None, type=["null", "array"], description="Symbols (default: Variable nse_symbols)"),
         "agents": Param(
-            None, type=["null", "array"], description=f"Agents (default: the seed's five: {', '.join(SEED_AGENTS)})"
+            None, type=["null", "array"], description=f"Agents (default: all six: {', '.join(AGENTS)})"
         ),
         "episodes": Param(None, type=["null", "integer"], minimum=1, description="Episodes (default: the seed's)"),
         "seed": Param(None, type=["null", "integer"], description="Random seed (default: drawn and recorded)"),
@@ -155,7 +156,7 @@ def nse_weekly_retrain() -> None:
         """The agents to train (param ``agents``, default the seed's five); an unknown name fails the run."""
         from execution.agents.catalog import agent_spec
 
-        agents = list(get_current_context()["params"].get("agents") or SEED_AGENTS)
+        agents = list(get_current_context()["params"].get("agents") or AGENTS)
         for agent in agents:
             agent_spec(agent)  # ValueError naming the known agents
         log.info("agents: %s", ", ".join(agents))
@@ -212,31 +213,33 @@ def nse_weekly_retrain() -> None:
     @task(
         pool=TRAINING_POOL,
         pool_slots=1,
-        map_index_template="{{ nse_symbol }} {{ nse_agent }}",
+        map_index_template="{{ nse_agent }}",
         execution_timeout=TRAIN_TIMEOUT,
         retries=1,
         retry_delay=timedelta(minutes=5),
         retry_policy=TRAIN_RETRY_POLICY,
     )
-    def train_evaluate_promote(
-        symbol: str, agent: str, plan: dict[str, Any], verdicts: dict[str, str | None]
-    ) -> dict[str, Any]:
-        """Train ``agent`` on ``symbol``, register, evaluate on the validation window, promote; skip on bad data."""
-        from execution.models.retrain import retrain
+    def train_evaluate_promote(agent: str, plan: dict[str, Any], verdicts: dict[str, str | None]) -> dict[str, Any]:
+        """Train one universal ``agent`` model on every usable symbol, register, validate, promote; skip without one."""
+        from execution.models.universal import retrain_universal
 
         context = get_current_context()
         window = plan["window"]
-        label_task(context, symbol, f"{window['train_start']}..{window['validation_end']}")
+        usable = [symbol for symbol, reason in verdicts.items() if not reason]
+        label_task(context, ",".join(usable) or "-", f"{window['train_start']}..{window['validation_end']}")
         context[CONTEXT_AGENT] = agent
-        if verdicts.get(symbol):
-            message = f"{symbol} {agent}: not trained, the data window is unusable: {verdicts[symbol]}"
+        for symbol, reason in verdicts.items():
+            if reason:
+                log.warning("%s left out of the %s training: the data window is unusable: %s", symbol, agent, reason)
+        if not usable:
+            message = f"{agent}: not trained, no symbol has a usable data window"
             log.warning("%s", message)
             raise AirflowSkipException(message)
         settings = run_settings(context)
         windows = windows_of(settings, plan)
-        summary = retrain(
+        summary = retrain_universal(
             settings.with_overrides(windows=windows),
-            symbol,
+            usable,
             agent,
             windows.train_start,
             windows.train_end,
@@ -245,8 +248,8 @@ def nse_weekly_retrain() -> None:
             fine_tune=plan["fine_tune"],
         )
         log.info(
-            "%s %s: model %s trained (%s episodes, %.1f s), %s: %s",
-            symbol, agent, summary["model_id"], summary["episodes"], summary["wall_s"], summary["status"],
+            "%s on %s: model %s trained (%s episodes, %.1f s), %s: %s",
+            agent, ",".join(usable), summary["model_id"], summary["episodes"], summary["wall_s"], summary["status"],
             (summary.get("decision") or {}).get("reason", ""),
         )  # fmt: skip
         return summary
@@ -270,7 +273,7 @@ def nse_weekly_retrain() -> None:
     agents = resolve_agents()
     plan = plan_retrain()
     verdicts = check_data_windows(symbols, plan)
-    summaries = train_evaluate_promote.partial(plan=plan, verdicts=verdicts).expand(symbol=symbols, agent=agents)
+    summaries = train_evaluate_promote.partial(plan=plan, verdicts=verdicts).expand(agent=agents)
     summarize_retrain(summaries)
 
 

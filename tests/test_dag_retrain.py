@@ -42,24 +42,20 @@ def dag(dag_bag):
 # --------------------------------------------------------------------------- import and shape
 
 
-def test_training_is_mapped_over_the_cross_product_symbol_x_agent_in_the_pool(dag):
+def test_training_is_mapped_over_the_agents_one_universal_model_each_in_the_pool(dag):
     from airflow.sdk.definitions.mappedoperator import MappedOperator
 
     train = dag.get_task("train_evaluate_promote")
     assert isinstance(train, MappedOperator)
     expanded = train._get_specified_expand_input().value
-    # expand(symbol=..., agent=...) over two lists: Airflow maps over their cross product
-    assert {name: arg.operator.task_id for name, arg in expanded.items()} == {
-        "symbol": "resolve_symbols",
-        "agent": "resolve_agents",
-    }
+    # expand(agent=...): one universal model per agent, whatever the number of symbols
+    assert {name: arg.operator.task_id for name, arg in expanded.items()} == {"agent": "resolve_agents"}
     assert set(train.partial_kwargs["op_kwargs"]) == {"plan", "verdicts"}
     assert train.partial_kwargs["pool"] == "nse_training"
     assert train.partial_kwargs["pool_slots"] == 1
     upstream = {t.task_id: set(t.upstream_task_ids) for t in dag.tasks}
     assert upstream["check_data_windows"] == {"resolve_symbols", "plan_retrain"}
-    assert upstream["train_evaluate_promote"] == {"resolve_symbols", "resolve_agents", "plan_retrain",
-                                                  "check_data_windows"}  # fmt: skip
+    assert upstream["train_evaluate_promote"] == {"resolve_agents", "plan_retrain", "check_data_windows"}
     assert upstream["summarize_retrain"] == {"train_evaluate_promote"}
     for task_id in ("resolve_symbols", "resolve_agents", "plan_retrain", "check_data_windows", "summarize_retrain"):
         assert dag.get_task(task_id).pool == "default_pool", task_id
@@ -146,28 +142,28 @@ def airflow_db():
 def _models(settings) -> list:
     conn = connect(settings)
     try:
-        return registry.list_models(conn, "RELIANCE")
+        return registry.list_models(conn, registry.UNIVERSAL)
     finally:
         conn.close()
 
 
 @pytest.mark.slow
-def test_dag_test_skips_every_pair_whose_window_has_holes(dag, airflow_db, history, caplog):
+def test_dag_test_skips_every_agent_when_no_symbol_has_a_usable_window(dag, airflow_db, history, caplog):
     conf = {"symbols": ["RELIANCE", "SAIL"], "agents": ["dqn_sl", "a3c_sl"], "episodes": 2, **WINDOW}
     with caplog.at_level("WARNING"):
         run = dag.test(logical_date=pendulum.datetime(2020, 2, 1, 6, 0, tz="Asia/Kolkata"), run_conf=conf)
 
     assert run.state == "success"
     states = task_states(run)
-    assert states["train_evaluate_promote"] == ["skipped"] * 4  # 2 symbols x 2 agents, none trained
+    assert states["train_evaluate_promote"] == ["skipped"] * 2  # one universal model per agent, none trained
     assert states["summarize_retrain"] == ["success"]
-    labels = rendered_map_indexes(run, "train_evaluate_promote")
-    assert sorted(labels) == ["RELIANCE a3c_sl", "RELIANCE dqn_sl", "SAIL a3c_sl", "SAIL dqn_sl"]
+    assert sorted(rendered_map_indexes(run, "train_evaluate_promote")) == ["a3c_sl", "dqn_sl"]
     messages = " ".join(r.getMessage() for r in caplog.records)
     # RELIANCE: 2 of January's 23 trading days quarantined; SAIL: nothing published at all
-    assert "RELIANCE dqn_sl: not trained" in messages
+    assert "RELIANCE left out of the dqn_sl training" in messages
     assert "validation window 2020-01-01..2020-01-31: 2 quarantined + 0 missing of 23 trading days = 8.7%" in messages
-    assert "SAIL a3c_sl: not trained" in messages
+    assert "SAIL left out of the a3c_sl training" in messages
+    assert "dqn_sl: not trained, no symbol has a usable data window" in messages
     assert _models(history) == []
 
 
@@ -186,11 +182,12 @@ def test_dag_test_with_a_tiny_budget_trains_registers_and_evaluates_a_model(dag,
     assert run.state == "success"
     states = task_states(run)
     assert states["train_evaluate_promote"] == ["success"]
-    assert rendered_map_indexes(run, "train_evaluate_promote") == ["RELIANCE dqn_sl"]
+    assert rendered_map_indexes(run, "train_evaluate_promote") == ["dqn_sl"]
     models = _models(history)
     assert len(models) == 1
     model = models[0]
-    assert (model.agent, model.symbol, model.episodes) == ("dqn_sl", "RELIANCE", 2)
+    assert (model.agent, model.symbol, model.symbols, model.episodes) == ("dqn_sl", "*", ["RELIANCE"], 2)
+    assert model.mdp == "pace" and model.envelope["sides"] == ["buy", "sell"]
     assert (model.train_start, model.train_end) == (date(2019, 12, 2), date(2019, 12, 31))
     assert model.status in ("candidate", "champion")
     assert artifacts.artifact_file(history, model.artifact_path).is_file()

@@ -35,12 +35,14 @@ from stable_baselines3.common.vec_env import DummyVecEnv, SubprocVecEnv, VecEnv
 from tqdm import tqdm
 
 from execution.agents import catalog, families
-from execution.agents.vec_env import BatchVecEnv
+from execution.agents.vec_env import BatchVecEnv, envelope_orders
 from execution.config import OrderParams
 from execution.json_values import json_safe
+from execution.sim.envelope import OrderEnvelope
 from execution.sim.execution_env import ExecutionEnv
 from execution.sim.market import MarketData
 from execution.sim.mdp import DEFAULT_FILL, DEFAULT_REWARD, check_mdp, exploration_weights, make_batch
+from execution.sim.pace import PaceBatch
 
 WORKER_PRELOAD = (
     "stable_baselines3.common.vec_env.subproc_vec_env",
@@ -64,6 +66,7 @@ class TrainingRun:
     reward: str
     fill: str
     mdp: str
+    envelope: OrderEnvelope  # the orders it was trained for
     train_days: int
     init_from: str | None = None
     extra: dict[str, Any] = field(default_factory=dict)
@@ -128,8 +131,9 @@ def make_vec_env(
     vec_env: str = "batch",
     start_method: str = "forkserver",
     mdp: str = "seed",
+    envelope: OrderEnvelope | None = None,
 ) -> VecEnv:
-    """``n_envs`` environments of ``mdp`` on ``market``.
+    """``n_envs`` environments of ``mdp`` on ``market`` (each episode a new order drawn from ``envelope`` if given).
 
     ``batch`` (the default): the simulator's batched episodes in this process
     (:class:`~execution.agents.vec_env.BatchVecEnv`). ``dummy`` / ``subproc``: the earlier path, one
@@ -137,7 +141,12 @@ def make_vec_env(
     (seed MDP only; kept to measure against in ``bench/train.py``).
     """
     if vec_env == "batch":
-        return BatchVecEnv(make_batch(mdp, market, order, n_envs, reward, fill))
+        batch = make_batch(mdp, market, order, n_envs, reward, fill)
+        if envelope is None:
+            return BatchVecEnv(batch)
+        if not isinstance(batch, PaceBatch):
+            raise ValueError("orders drawn from an envelope need the pace MDP (the seed's fits one order shape)")
+        return BatchVecEnv(batch, envelope_orders(batch, envelope))
     if check_mdp(mdp) != "seed":
         raise ValueError(f"vec_env {vec_env!r} serves the seed MDP only; use 'batch' for {mdp!r}")
     factories = [_env_factory(market, order, reward or "vr", fill) for _ in range(n_envs)]
@@ -192,6 +201,7 @@ def train_agent(
     progress: bool | None = None,
     overrides: dict[str, Any] | None = None,
     threads: int = 1,
+    envelope: OrderEnvelope | None = None,
 ) -> TrainingRun:
     """Train ``agent`` on ``mdp`` over ``market`` for ``episodes`` episodes (default: the seed's count).
 
@@ -207,7 +217,8 @@ def train_agent(
         raise ValueError(f"episodes must be >= 1, not {episodes}")
     seed = secrets.randbelow(2**31) if seed is None else int(seed)
     n_envs = int(hyper.get("n_envs", 1))
-    total = timestep_budget(episodes, order.intervals, n_envs)
+    episode_steps = order.intervals if envelope is None else envelope.horizon_min[1] // envelope.interval_min
+    total = timestep_budget(episodes, episode_steps, n_envs)
     seed_everything(seed, threads)
     env = make_vec_env(
         market,
@@ -218,15 +229,16 @@ def train_agent(
         hyper.get("vec_env", "batch"),
         hyper.get("start_method", "forkserver"),
         mdp,
+        envelope,
     )
     try:
         weights = exploration_weights(mdp, order)
         family = families.family_of(agent)
         if init_from is None:
-            model = families.build(agent, env, hyper, total, order.intervals, seed, weights)
+            model = families.build(agent, env, hyper, total, episode_steps, seed, weights)
         else:
             model = family.algorithm.load(init_from, env=env, device="cpu")
-            family.fine_tune(model, hyper, total, order.intervals)
+            family.fine_tune(model, hyper, total, episode_steps)
             if family.weighted_exploration:
                 model.exploration_weights = weights
             model.set_random_seed(seed)
@@ -240,7 +252,7 @@ def train_agent(
     return TrainingRun(
         agent=agent,
         model=model,
-        hyperparameters=resolved_hyperparameters(agent, hyper, total, order.intervals),
+        hyperparameters=resolved_hyperparameters(agent, hyper, total, episode_steps),
         episode_rewards=recorder.rewards,
         episode_steps=recorder.steps,
         timesteps=int(model.num_timesteps),
@@ -249,6 +261,7 @@ def train_agent(
         reward=reward,
         fill=fill,
         mdp=mdp,
+        envelope=envelope or OrderEnvelope.of_order(order, market),
         train_days=market.n_days,
         init_from=None if init_from is None else str(init_from),
     )

@@ -18,6 +18,8 @@ from stable_baselines3.common.vec_env import VecEnv
 from stable_baselines3.common.vec_env.base_vec_env import VecEnvIndices, VecEnvStepReturn
 
 from execution.sim.batch import EpisodeBatch
+from execution.sim.envelope import OrderEnvelope
+from execution.sim.pace import PaceBatch
 
 #: ``draw(rng, slots) -> None``: start new episodes in ``slots`` of the batch (day and, for the pace MDP, order).
 EpisodeDraw = Callable[[np.random.Generator, np.ndarray], None]
@@ -28,6 +30,16 @@ def uniform_days(batch: EpisodeBatch) -> EpisodeDraw:
 
     def draw(rng: np.random.Generator, slots: np.ndarray) -> None:
         batch.begin(slots, rng.integers(batch.n_days, size=len(slots)))
+
+    return draw
+
+
+def envelope_orders(batch: PaceBatch, envelope: OrderEnvelope) -> EpisodeDraw:
+    """Episodes on uniformly drawn days, each executing a new order drawn from ``envelope`` (universal training)."""
+
+    def draw(rng: np.random.Generator, slots: np.ndarray) -> None:
+        days = rng.integers(batch.n_days, size=len(slots))
+        batch.begin(slots, days, envelope.sample(rng, batch.market, days))
 
     return draw
 

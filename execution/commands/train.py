@@ -1,11 +1,16 @@
-"""``train``: train one agent on one symbol, register it, validate it and apply the promotion rule."""
+"""``train``: train one agent, register it, validate it and apply the promotion rule.
+
+``--symbols A,B,...`` trains one universal model (pace MDP) for every order of those symbols: a new order
+drawn from the envelope every episode, validated on an order set (:mod:`execution.models.universal`).
+``--symbol S`` trains a model of one symbol on the configured order (the seed's experiment).
+"""
 
 from __future__ import annotations
 
 import argparse
 import json
 
-from execution.commands._args import iso_date
+from execution.commands._args import iso_date, symbol_list
 from execution.config import Settings
 from execution.sim.fills import FILL_MODELS
 from execution.sim.mdp import MDPS
@@ -19,7 +24,13 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
 
     p = subparsers.add_parser("train", help="train an RL agent, register it, validate it, promote it if it wins")
     p.add_argument("--agent", required=True, choices=list(AGENTS), help="which agent")
-    p.add_argument("--symbol", required=True, type=str.upper, help="symbol whose published bars it trains on")
+    which = p.add_mutually_exclusive_group(required=True)
+    which.add_argument("--symbol", type=str.upper, help="one symbol, on the configured order (the seed's experiment)")
+    which.add_argument(
+        "--symbols",
+        type=symbol_list,
+        help="comma-separated symbols: one universal model for every order of all of them",
+    )
     p.add_argument("--train-start", type=iso_date, help="first training day (default: the configured window)")
     p.add_argument("--train-end", type=iso_date, help="last training day (default: the configured window)")
     p.add_argument("--episodes", type=int, help="training episodes (default: the seed's, 1000 DQN / 2000 A3C and PPO)")
@@ -73,26 +84,52 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
     if args.episodes is not None and args.episodes < 1:
         raise ValueError(f"--episodes must be at least 1, not {args.episodes}")
     hyperparameters(args.agent, **dict(args.hyper))  # unknown names fail before any work
-    summary = retrain(
-        settings,
-        args.symbol,
-        args.agent,
-        start,
-        end,
-        episodes=args.episodes,
-        seed=args.seed,
-        mdp=args.mdp,
-        reward=args.reward,
-        fill=args.fill,
-        fine_tune=args.fine_tune,
-        progress=None if not args.no_progress else False,
-        overrides=dict(args.hyper) or None,
-    )
+    if args.symbols is not None:
+        summary = _universal(args, settings, start, end)
+    else:
+        summary = retrain(
+            settings,
+            args.symbol,
+            args.agent,
+            start,
+            end,
+            episodes=args.episodes,
+            seed=args.seed,
+            mdp=args.mdp,
+            reward=args.reward,
+            fill=args.fill,
+            fine_tune=args.fine_tune,
+            progress=None if not args.no_progress else False,
+            overrides=dict(args.hyper) or None,
+        )
     if args.json:
         print(json.dumps(summary, indent=1, sort_keys=True))
     else:
         print(format_summary(summary))
     return 0
+
+
+def _universal(args: argparse.Namespace, settings: Settings, start, end) -> dict:
+    """One universal model for every order of ``args.symbols`` (pace MDP only)."""
+    from execution.models.universal import retrain_universal
+
+    if args.mdp != "pace" or args.reward not in (None, "pa"):
+        raise ValueError("a universal model (--symbols) is trained on the pace MDP with its reward (pa)")
+    unknown = sorted(set(args.symbols) - set(settings.symbols))
+    if unknown:
+        raise ValueError(f"unknown symbol(s) {unknown}: the configured ones are {', '.join(settings.symbols)}")
+    return retrain_universal(
+        settings,
+        list(args.symbols),
+        args.agent,
+        start,
+        end,
+        episodes=args.episodes,
+        seed=args.seed,
+        fine_tune=args.fine_tune,
+        progress=None if not args.no_progress else False,
+        overrides=dict(args.hyper) or None,
+    )
 
 
 def _comparison(label: str, comparison: dict | None) -> str:
@@ -108,8 +145,9 @@ def _comparison(label: str, comparison: dict | None) -> str:
 
 def format_summary(summary: dict) -> str:
     """Human-readable lines of a :func:`execution.models.retrain.retrain` summary."""
+    trained_on = ", ".join(summary.get("symbols") or [summary["symbol"]])
     lines = [
-        f"model {summary['model_id']}: {summary['agent']} on {summary['symbol']} "
+        f"model {summary['model_id']}: {summary['agent']} on {trained_on} "
         f"{summary['train_start']}..{summary['train_end']} ({summary['train_days']} days), "
         f"{summary['mdp']} MDP, reward {summary['reward']}, fill {summary['fill']}, seed {summary['seed']}",
         f"  trained {summary['episodes']} episodes, {summary['timesteps']} steps in {summary['wall_s']:.1f} s "
@@ -124,7 +162,7 @@ def format_summary(summary: dict) -> str:
     if validation:
         lines.append(
             f"  validated on {validation['start']}..{validation['end']} ({validation['days']} days, "
-            f"{validation['note']}), fill {validation['fill']}"
+            f"{validation.get('note') or str(validation.get('orders', '?')) + ' orders'}), fill {validation['fill']}"
         )
         incumbent = summary.get("incumbent") or {}
         against = "twap_seed" if incumbent.get("model_id") is None else f"model {incumbent['model_id']}"

@@ -24,7 +24,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from execution.config import OrderParams, Settings
-from execution.models.registry import ModelRecord
+from execution.models.registry import UNIVERSAL, ModelRecord
 from execution.sim.mdp import expected_spaces
 
 if TYPE_CHECKING:  # torch and stable-baselines3 are imported when a model is loaded, not with this module
@@ -87,7 +87,8 @@ def write_learning_curve(path: Path, rewards: list[float], steps: list[int]) -> 
 
 def artifact_paths(settings: Settings, symbol: str, agent: str, model_id: int) -> tuple[Path, Path]:
     """Where model ``model_id``'s artifact and learning-curve CSV are written."""
-    stem = settings.models_dir / symbol / f"m{model_id:05d}-{agent}"
+    folder = "universal" if symbol == UNIVERSAL else symbol
+    stem = settings.models_dir / folder / f"m{model_id:05d}-{agent}"
     return stem.with_suffix(".zip"), stem.parent / f"{stem.name}-episodes.csv"
 
 

@@ -3,6 +3,12 @@
 :func:`resolve_champion` loads the symbol's champion, else the previous champion (the one it
 replaced), else falls back to ``twap_seed``, recording in ``model_events`` each load failure
 (``load_failed``) and the fallback (``fallback``) with the reasons, in the caller's transaction.
+A symbol's own champion (the seed's experiment trains per symbol) comes first; else the **universal
+champion** (registered under ``*``: one pace-MDP model for every order of every symbol). An order
+is asked of a model only inside the envelope it was trained for (:meth:`PolicyChoice.for_order`:
+MDP, side, size as % of ADV, horizon); outside it the plan is TWAP with the reason, recorded as an
+``outside_envelope`` event -- never an error that takes down other orders' plans.
+
 The outcome is a :class:`PolicyChoice` with what a page or a log line has to say about it:
 
 * no champion registered (nothing trained or promoted yet) -> ``twap_seed``, stated plainly
@@ -17,7 +23,7 @@ The outcome is a :class:`PolicyChoice` with what a page or a log line has to say
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from execution.config import OrderParams, Settings
@@ -26,6 +32,7 @@ from execution.models import registry
 from execution.models.artifacts import ModelLoadError, load_model
 from execution.models.registry import ModelRecord
 from execution.sim.baselines import Schedule, twap_seed
+from execution.sim.envelope import OrderEnvelope
 from execution.sim.policy import Policy, policy_strategy
 
 log = logging.getLogger(__name__)
@@ -51,6 +58,7 @@ class PolicyChoice:
     record: ModelRecord | None = None  # the model used
     champion_record: ModelRecord | None = None  # the registered champion (even if unusable)
     trained_models: int = 0  # models of the symbol in the registry, whatever their status
+    outside: str | None = None  # why the champion was not asked for this order (outside its envelope)
 
     @property
     def uses_model(self) -> bool:
@@ -59,8 +67,8 @@ class PolicyChoice:
 
     @property
     def failed(self) -> bool:
-        """A champion is registered, yet twap_seed is used (every load failed)."""
-        return self.champion_record is not None and self.policy is None
+        """A champion is registered and the order is one it serves, yet twap_seed is used (every load failed)."""
+        return self.champion_record is not None and self.policy is None and self.outside is None
 
     @property
     def strategy_label(self) -> str:
@@ -72,6 +80,8 @@ class PolicyChoice:
     @property
     def note(self) -> str:
         """What the page says about the choice."""
+        if self.outside is not None:
+            return f"{self.strategy_label} not asked: {self.outside} — twap_seed"
         if self.champion_record is None and self.policy is None:
             if self.trained_models:
                 return f"no champion yet ({self.trained_models} trained model(s), none promoted) — twap_seed"
@@ -88,6 +98,20 @@ class PolicyChoice:
     def mdp(self) -> str:
         """The MDP the policy acts on (``seed`` for twap_seed, which needs none)."""
         return "seed" if self.record is None else self.record.mdp
+
+    def for_order(self, order: OrderParams, adv_shares: float | None) -> PolicyChoice:
+        """This choice for one order: itself inside the model's envelope, else twap_seed with the reason."""
+        if self.policy is None or self.record is None:
+            return self
+        envelope = OrderEnvelope.from_json(self.record.envelope)
+        if envelope is None and self.record.mdp == "seed":  # registered before envelopes: its one order shape
+            envelope = OrderEnvelope.of_order(OrderParams(**self.record.order_params))
+        if envelope is None:
+            return self
+        reason = envelope.reason_outside(order, adv_shares)
+        if reason is None:
+            return self
+        return replace(self, policy=None, outside=f"model {self.model_id} {reason}")
 
     def describe(self) -> str:
         """One line: what is used, and why when it is not the champion."""
@@ -122,6 +146,8 @@ def resolve_champion(
     """
     reasons: list[str] = []
     current = registry.champion(conn, symbol)
+    if current is None and symbol != registry.UNIVERSAL:
+        current = registry.champion(conn, registry.UNIVERSAL)
     if current is None:
         reasons.append(f"{symbol} has no champion")
     choice = None
@@ -157,7 +183,7 @@ def resolve_champion(
 
 
 class PolicyCache:
-    """One :func:`resolve_champion` per (symbol, order shape) within a run (loading a model takes a moment).
+    """One :func:`resolve_champion` per symbol and MDP shape within a run (loading a model takes a moment).
 
     The registry is read, and the ``load_failed`` / ``fallback`` events written, on a connection of
     the cache's own, committed at once: the events are kept whatever becomes of the caller's
@@ -169,13 +195,25 @@ class PolicyCache:
         self.conn, self.settings = conn, settings
         self._choices: dict[tuple, PolicyChoice] = {}
 
-    def get(self, symbol: str, order: OrderParams) -> PolicyChoice:
-        """The choice for ``symbol`` and orders of ``order``'s lot count and history length."""
-        key = (symbol, order.lots, order.n_history, order.intervals)
-        if key not in self._choices:
+    def get(self, symbol: str, order: OrderParams, adv_shares: float | None = None) -> PolicyChoice:
+        """The choice for ``order`` of ``symbol`` (``adv_shares``: the symbol's average daily volume, for the envelope).
+
+        An order outside the champion's envelope gets twap_seed and an ``outside_envelope`` event.
+        """
+        if symbol not in self._choices:  # loaded once; whether it serves the order is asked per order
             with connection(self.settings) as own:
-                self._choices[key] = resolve_champion(own, self.settings, symbol, order)
-        return self._choices[key]
+                self._choices[symbol] = resolve_champion(own, self.settings, symbol)
+        choice = self._choices[symbol].for_order(order, adv_shares)
+        if choice.outside is not None:
+            self._record_outside(symbol, choice, order)
+        return choice
+
+    def _record_outside(self, symbol: str, choice: PolicyChoice, order: OrderParams) -> None:
+        log.warning("%s: %s", symbol, choice.note)
+        with connection(self.settings) as own:
+            registry.record_event(
+                own, symbol, "outside_envelope", choice.outside or "", choice.model_id, {"order": order.__dict__}
+            )
 
     @property
     def failures(self) -> list[PolicyChoice]:

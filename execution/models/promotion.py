@@ -42,6 +42,9 @@ from execution.sim.baselines import Schedule
 from execution.sim.fills import FILL_MODELS, check_fill
 from execution.sim.market import MarketData
 from execution.sim.metrics import bootstrap_mean_ci, summarize
+from execution.sim.order_set import TWAP, OrderSet, summarize_order_set
+from execution.sim.order_set import evaluate as evaluate_orders
+from execution.sim.policy import Policy
 
 
 def load_rule(settings: Settings) -> PromotionRule:
@@ -164,6 +167,47 @@ def evaluate(
         "decision_fill": fill,
         "rule": asdict(rule),
         "summary": json_safe(summary),
+        "vs_twap_seed": json_safe(asdict(vs_twap)),
+        "vs_champion": None if vs_incumbent is None else json_safe(asdict(vs_incumbent)),
+        "decision": {"promote": decision.promote, "reason": decision.reason},
+    }
+    return decision, metrics
+
+
+def evaluate_order_set(
+    order_set: OrderSet,
+    challenger: Policy,
+    incumbent: Policy | None,
+    rule: PromotionRule,
+    fill: str,
+    incumbent_label: str = "champion",
+) -> tuple[Decision, dict[str, Any]]:
+    """The rule on a set of orders (a universal model): advantages over each same order's TWAP and the incumbent.
+
+    Per-order advantages are averaged per day (all symbols' orders of a day together: they share the
+    day's market) and the bootstrap resamples those days. Returns the decision and the metrics stored
+    in the registry, with the order set's summary by size bucket and side.
+    """
+    strategies: dict[str, Policy | str] = {"challenger": challenger, "twap": TWAP}
+    if incumbent is not None:
+        strategies[incumbent_label] = incumbent
+    per_order = evaluate_orders(order_set, strategies, FILL_MODELS)
+    decided = per_order[per_order["fill"] == fill]
+    mine = decided[decided["strategy"] == "challenger"].set_index(["symbol", "day", "order"])
+    daily_twap = mine.groupby("day")["advantage_bps"].mean()
+    vs_twap = Comparison.of("twap", daily_twap.to_numpy(), rule)
+    vs_incumbent = None
+    if incumbent is not None:
+        theirs = decided[decided["strategy"] == incumbent_label].set_index(["symbol", "day", "order"])
+        gap = (theirs["shortfall_bps"] - mine["shortfall_bps"]).groupby("day").mean()
+        vs_incumbent = Comparison.of(incumbent_label, gap.to_numpy(), rule)
+    decision = decide(vs_twap, vs_incumbent, rule)
+    metrics = {
+        "days": int(decided["day"].nunique()),
+        "orders": len(mine),
+        "decision_fill": fill,
+        "rule": asdict(rule),
+        "summary": json_safe(summarize_order_set(per_order, rule.n_resamples)),
         "vs_twap_seed": json_safe(asdict(vs_twap)),
         "vs_champion": None if vs_incumbent is None else json_safe(asdict(vs_incumbent)),
         "decision": {"promote": decision.promote, "reason": decision.reason},

@@ -32,6 +32,9 @@ from execution.json_values import json_dumps, json_safe
 log = logging.getLogger(__name__)
 
 STATUSES = ("candidate", "champion", "retired")
+#: The symbol a universal model is registered under: it serves every configured symbol, and its
+#: champion is the one universal champion (beside any per-symbol champions of the seed's experiment).
+UNIVERSAL = "*"
 _LOCK_NAMESPACE = 74_117_005  # advisory-lock class of per-symbol registry changes
 
 
@@ -51,6 +54,8 @@ class ModelRecord:
     reward: str
     fill: str
     mdp: str  # 'seed' or 'pace' (execution.sim.mdp)
+    symbols: list[str]  # the symbols it was trained on (one, or every configured one for a universal model)
+    envelope: dict[str, Any] | None  # the orders it was trained for (execution.sim.envelope.OrderEnvelope)
     hyperparameters: dict[str, Any]
     order_params: dict[str, Any]
     code_version: str
@@ -131,15 +136,17 @@ def register(
     model_id: int | None = None,
     version: str | None = None,
     mdp: str = "seed",
+    symbols: Sequence[str] | None = None,
+    envelope: dict[str, Any] | None = None,
 ) -> int:
     """Insert a ``candidate`` model (and a ``registered`` event); returns its id."""
     model_id = reserve_model_id(conn) if model_id is None else int(model_id)
     with conn.cursor() as cur:
         cur.execute(
             "INSERT INTO models (model_id, agent, symbol, train_start, train_end, train_days, episodes, timesteps,"
-            " seed, reward, fill, mdp, hyperparameters, order_params, code_version, artifact_path, sha256,"
-            " curve_path, wall_s, parent_model_id)"
-            " VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s)",
+            " seed, reward, fill, mdp, symbols, envelope, hyperparameters, order_params, code_version,"
+            " artifact_path, sha256, curve_path, wall_s, parent_model_id)"
+            " VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s)",
             (
                 model_id,
                 agent,
@@ -153,6 +160,8 @@ def register(
                 reward,
                 fill,
                 mdp,
+                list(symbols or [symbol]),
+                None if envelope is None else json_dumps(envelope),
                 json_dumps(hyperparameters),
                 json_dumps(asdict(order)),
                 version or code_version(),

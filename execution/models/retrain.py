@@ -69,7 +69,7 @@ def fine_tune_base(
     return base, f"fine-tuned from model {base.model_id} ({which})"
 
 
-def _training_summary(run: TrainingRun) -> dict[str, Any]:
+def training_summary(run: TrainingRun) -> dict[str, Any]:
     last = run.episode_rewards[-min(len(run.episode_rewards), 100) :]
     return {
         "episodes": run.episodes,
@@ -86,7 +86,7 @@ def _training_summary(run: TrainingRun) -> dict[str, Any]:
     }
 
 
-class _SavedModel(NamedTuple):
+class SavedModel(NamedTuple):
     """Where a trained model was saved."""
 
     artifact: Path  # the model artifact (.zip)
@@ -106,20 +106,20 @@ def _training_inputs(
     return market, base, base_note, model_id
 
 
-def _save_outputs(settings: Settings, symbol: str, agent: str, model_id: int, run: TrainingRun) -> _SavedModel:
+def save_outputs(settings: Settings, symbol: str, agent: str, model_id: int, run: TrainingRun) -> SavedModel:
     """Save the trained model's artifact and, beside it, its learning curve (per-episode rewards and steps)."""
     artifact, curve = artifact_paths(settings, symbol, agent, model_id)
     sha256 = save_artifact(run.model, artifact)
     write_learning_curve(curve, run.episode_rewards, run.episode_steps)
-    return _SavedModel(artifact, curve, sha256)
+    return SavedModel(artifact, curve, sha256)
 
 
-def _register_candidate(
+def register_candidate(
     conn: Any,
     settings: Settings,
     summary: dict[str, Any],
     run: TrainingRun,
-    saved: _SavedModel,
+    saved: SavedModel,
     train_start: date,
     train_end: date,
 ) -> None:
@@ -142,6 +142,8 @@ def _register_candidate(
         reward=run.reward,
         fill=run.fill,
         mdp=run.mdp,
+        symbols=summary.get("symbols"),
+        envelope=run.envelope.as_json(),
         hyperparameters=run.hyperparameters,
         order=settings.order,
         artifact_path=relative_artifact_path(settings, saved.artifact),
@@ -193,7 +195,7 @@ def retrain(
         progress=progress,
         overrides=overrides,
     )
-    saved = _save_outputs(settings, symbol, agent, model_id, run)
+    saved = save_outputs(settings, symbol, agent, model_id, run)
 
     summary: dict[str, Any] = {
         "model_id": model_id,
@@ -201,7 +203,7 @@ def retrain(
         "symbol": symbol,
         "train_start": train_start.isoformat(),
         "train_end": train_end.isoformat(),
-        **_training_summary(run),
+        **training_summary(run),
         "artifact": str(saved.artifact),
         "sha256": saved.sha256,
         "learning_curve_csv": str(saved.curve),
@@ -209,7 +211,7 @@ def retrain(
         "fine_tune": base_note if fine_tune else None,
     }
     with connection(settings) as conn:
-        _register_candidate(conn, settings, summary, run, saved, train_start, train_end)
+        register_candidate(conn, settings, summary, run, saved, train_start, train_end)
         conn.commit()
         summary.update(_validate_and_promote(conn, settings, model_id, run, rule, train_start, train_end))
     return summary

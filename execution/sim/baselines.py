@@ -38,10 +38,15 @@ def lots_from_fraction(fraction_done: np.ndarray, total_lots: int) -> np.ndarray
 
 
 def twap_seed(market: MarketData, order: OrderParams, fill: str = "seed", **_: float) -> np.ndarray:
-    """The seed's base case: one lot at each of the first ``V/m`` decisions (the first 20 of 50)."""
-    lots = np.zeros((market.n_days, order.intervals), dtype=np.int64)
-    lots[:, : min(order.lots, order.intervals)] = 1
-    return lots
+    """The order's TWAP: its ``V/m`` lots evenly over the first ``n = min(N, V/m)`` decisions.
+
+    The seed's base case for the seed's order (20 lots, 50 decisions): one lot at each of the first
+    20. An order with at least one lot per interval spreads evenly over all N (``twap_even``). The
+    pace MDP's neutral action reproduces it (:func:`execution.sim.pace.twap_lots`).
+    """
+    n = min(order.intervals, order.lots)
+    fraction = np.minimum(np.arange(1, order.intervals + 1) / n, 1.0)
+    return lots_from_fraction(np.broadcast_to(fraction, (market.n_days, order.intervals)), order.lots)
 
 
 def twap_even(market: MarketData, order: OrderParams, fill: str = "seed", **_: float) -> np.ndarray:

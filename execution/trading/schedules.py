@@ -50,6 +50,7 @@ from execution.data.files import replace_folder, write_text
 from execution.data.store import load_published
 from execution.db import connect
 from execution.models.champion import CHAMPION_NAME, PolicyCache, PolicyChoice, model_policy, raise_if_failed
+from execution.sim.envelope import adv_shares
 from execution.sim.episode import SESSION_OPEN_MINUTE
 from execution.sim.fills import IMPACT_ETA, executed_lots
 from execution.sim.market import DEFAULT_LOOKBACK_DAYS, MarketData, from_bars, lookback_start
@@ -65,6 +66,7 @@ SCHEDULE_BASELINES: tuple[str, ...] = ("twap_seed", "twap_even", "vwap", "almgre
 CHAMPION = CHAMPION_NAME
 NOMINAL_VOLUME_RATIO = 1.0  # volume feature of the decision table's states: an average minute
 NOMINAL_SOURCE = "nominal"
+DECISION_TABLE_ROWS = 40  # inventory levels shown at most (every lot when the order has fewer)
 
 
 def schedules_dir(settings: Settings, day: date) -> Path:
@@ -153,7 +155,7 @@ def decision_table(
     mdp: str = "seed",
     size_vs_volume: float = 0.0,
 ) -> pd.DataFrame:
-    """Lots the policy sends by inventory left (rows, ``V/m`` .. 1 lots) x time left (columns, ``T`` .. ``tau`` min).
+    """Lots the policy sends by inventory left (rows, ``V/m`` .. 1 lots, 40 levels at most) x time left (columns).
 
     States are constructed: a flat price history (closes / open = 1; for the pace MDP every price
     feature 0), the current minute's volume ``volume_ratio`` times the trailing average, the
@@ -161,7 +163,8 @@ def decision_table(
     action is shown as the lots it plans at that cell (its multiple of the TWAP pace of what is left,
     rounded to whole lots). Lots are cut to the inventory left.
     """
-    inventory = np.arange(order.lots, 0, -1)
+    levels = np.linspace(1, order.lots, min(order.lots, DECISION_TABLE_ROWS))
+    inventory = np.unique(np.round(levels).astype(int))[::-1]
     steps_left = np.arange(order.intervals, 0, -1)
     inv, steps = np.meshgrid(inventory, steps_left, indexing="ij")
     if mdp == "pace":
@@ -252,14 +255,14 @@ def plan_order(
     params = order.params(settings.order)
     nominal = nominal_path(conn, order.symbol, order.trading_day, params, lookback_days)
     market = nominal.market
-    choice = policies.get(order.symbol, params)
+    choice = policies.get(order.symbol, params, adv_shares(market))
     plan = OrderPlan(order, params, nominal, {}, CHAMPION, choice=choice)
     if choice.uses_model:
         plan.lots[CHAMPION] = slot_lots(_policy_lots(choice.policy, market, params, choice.mdp), params)
         plan.decision = _decision(choice.policy, market, params, choice.mdp)
     else:
         plan.lots[CHAMPION] = slot_lots(_baseline_lots("twap_seed", market, params), params)
-    plan.model_ids[CHAMPION] = choice.model_id
+    plan.model_ids[CHAMPION] = choice.model_id if choice.uses_model else None
     plan.notes[CHAMPION] = choice.note
 
     override = order.strategy_override
