@@ -82,6 +82,7 @@ class LiveMarket:
         start = lookback_start(day, lookback_days) if lookback_days else day
         self.history = load_published(conn, symbol, start, previous_trading_day(day))
         self.history = self.history[self.history["ts"].dt.tz_convert(EXCHANGE_TZ).dt.date < day]
+        self._last: tuple[tuple, MarketData] | None = None  # the last market built (a decision, then its fills)
 
     def visible_minutes(self, today: pd.DataFrame) -> int:
         """How many session minutes are known: up to the last closed bar (holes before it count as known)."""
@@ -96,9 +97,15 @@ class LiveMarket:
         """
         if visible < 1 or today.empty:
             raise ValueError(f"no bar of {self.symbol} on {self.day} has closed yet")
+        key = (visible, len(today), today["ts"].iloc[-1], float(today["close"].iloc[-1]))
+        if self._last is not None and self._last[0] == key:
+            return self._last[1]
         full = _full_day(today, self.day, self.symbol, visible)
-        frame = pd.concat([self.history, full[self.history.columns]], ignore_index=True)
+        frame = full[self.history.columns]
+        if len(self.history):
+            frame = pd.concat([self.history, frame], ignore_index=True)
         market = from_bars(frame, self.order, first_day=self.day, lookback_days=self.lookback_days)
         if market.n_days != 1:
             raise ValueError(f"{self.symbol} {self.day} cannot be traded: {market.dropped_days}")
-        return hide_from(market, visible)
+        self._last = (key, hide_from(market, visible))
+        return self._last[1]
