@@ -102,7 +102,7 @@ class IntradayOrderOperator(BaseOperator):
 @dag(
     dag_id=DAG_ID,
     schedule=CronTriggerTimetable(SCHEDULE_CRON, timezone=EXCHANGE_TZ),
-    start_date=pendulum.datetime(2024, 1, 1, tz=EXCHANGE_TZ),
+    start_date=pendulum.datetime(2018, 1, 1, tz=EXCHANGE_TZ),  # before any day a replay may name
     catchup=False,
     max_active_runs=1,
     max_active_tasks=16,

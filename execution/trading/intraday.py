@@ -100,11 +100,19 @@ def _executors(settings: Settings, options: ExecuteOptions, broker: Broker) -> l
 
 
 def execute_day(
-    settings: Settings, options: ExecuteOptions, say: Callable[[str], None] = log.info
+    settings: Settings,
+    options: ExecuteOptions,
+    say: Callable[[str], None] = log.info,
+    *,
+    broker: Broker | None = None,
 ) -> list[dict[str, Any]]:
-    """Work the orders of ``options.day`` until each is done, cancelled or stopped; one summary per order."""
+    """Work the orders of ``options.day`` until each is done, cancelled or stopped; one summary per order.
+
+    ``broker``: an already built broker (default: ``options.broker``, else the configured one, built first --
+    a refused broker stops everything before anything is recorded).
+    """
     options.check()
-    broker = make_broker(options.broker or settings.execution.broker, settings)  # a refused broker: nothing happens
+    broker = broker or make_broker(options.broker or settings.execution.broker, settings)
     executors = _executors(settings, options, broker)
     try:
         due = {e.order.id: e.next_due() for e in executors}

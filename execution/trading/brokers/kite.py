@@ -18,6 +18,7 @@ of it traded), with Kite's status message.
 
 from __future__ import annotations
 
+import math
 import os
 from datetime import date, datetime
 from typing import Any
@@ -76,13 +77,16 @@ class KiteBroker(Broker):
         return self.params.order_type
 
     def limit_price(self, side: str, last_close: float, day: date) -> float | None:
-        """Last close +/- ``limit_offset_bps`` (buy above, sell below), on the tick in force; None for MARKET."""
+        """Last close +/- ``limit_offset_bps`` (a buy above, a sell below), on the tick in force towards the close;
+        None for MARKET."""
         if self.params.order_type != "LIMIT":
             return None
-        sign = 1 if side == "buy" else -1
         tick = tick_size(day, last_close)
-        raw = last_close * (1 + sign * self.params.limit_offset_bps / 1e4)
-        return round(round(raw / tick) * tick, 2)
+        if side == "buy":
+            ticks = math.floor(last_close * (1 + self.params.limit_offset_bps / 1e4) / tick + 1e-9)
+        else:
+            ticks = math.ceil(last_close * (1 - self.params.limit_offset_bps / 1e4) / tick - 1e-9)
+        return round(ticks * tick, 2)
 
     def send(self, child: ChildOrder, symbol: str, side: str) -> str:
         """``place_order`` with the child's tag; :class:`OrderRejected` when Kite refuses it."""
