@@ -22,6 +22,20 @@ HISTORY_START = date(2019, 12, 2)
 TRAIN = (date(2019, 12, 2), date(2019, 12, 31))
 
 
+def fresh_world(symbols: tuple[str, ...]) -> Settings:
+    """The session's settings, with an emptied database holding only ``symbols``' published bars."""
+    from conftest import truncate_all
+
+    from execution.config import load_settings
+
+    settings = load_settings()
+    conn = connect(settings)
+    truncate_all(conn)
+    conn.close()
+    publish(settings, symbols)
+    return settings
+
+
 def publish(settings: Settings, symbols: tuple[str, ...], start: date = HISTORY_START, end: date = DAY) -> None:
     """Synthetic bars of ``symbols`` staged and published (no validation run: the generator's bars are clean)."""
     conn = connect(settings)

@@ -10,7 +10,7 @@ configure_airflow_env()  # no-op under tests/conftest.py; lets the module run on
 
 import pendulum  # noqa: E402
 import pytest  # noqa: E402
-from intraday_support import DAY, clear_intraday, executed_of, publish  # noqa: E402
+from intraday_support import DAY, clear_intraday, executed_of, fresh_world  # noqa: E402
 
 from execution.db import connect  # noqa: E402
 from execution.trading.orders import add_order  # noqa: E402
@@ -50,15 +50,7 @@ def test_one_mapped_deferrable_task_per_order_after_listing_them(dag):
 @pytest.fixture(scope="module")
 def history():
     """RELIANCE published Dec 2019 - Jan 2020; no model (the order trades twap_seed)."""
-    from conftest import truncate_all
-
-    from execution.config import load_settings
-
-    settings = load_settings()
-    conn = connect(settings)
-    truncate_all(conn)
-    conn.close()
-    publish(settings, ("RELIANCE",))
+    settings = fresh_world(("RELIANCE",))
     return settings
 
 

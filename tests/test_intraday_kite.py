@@ -9,7 +9,7 @@ from urllib.parse import parse_qs, urlparse
 
 import pytest
 import requests
-from intraday_support import DAY, clear_intraday, publish
+from intraday_support import DAY, clear_intraday, fresh_world
 from kiteconnect import KiteConnect
 
 from execution.cli import main as cli_main
@@ -67,15 +67,7 @@ class RecordedOrders(requests.adapters.BaseAdapter):
 @pytest.fixture(scope="module")
 def world():
     """RELIANCE published, no model at all (orders trade twap_seed); order ids start at 1 (the recorded tags)."""
-    from conftest import truncate_all
-
-    from execution.config import load_settings
-
-    settings = load_settings()
-    conn = connect(settings)
-    truncate_all(conn)
-    conn.close()
-    publish(settings, ("RELIANCE",))
+    settings = fresh_world(("RELIANCE",))
     return settings
 
 

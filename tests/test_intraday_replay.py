@@ -6,7 +6,16 @@ from datetime import timedelta
 
 import numpy as np
 import pytest
-from intraday_support import DAY, TRAIN, backtest_of, clear_intraday, executed_of, promote, publish, with_fill
+from intraday_support import (
+    DAY,
+    TRAIN,
+    backtest_of,
+    clear_intraday,
+    executed_of,
+    fresh_world,
+    promote,
+    with_fill,
+)
 
 from execution.db import connect
 from execution.models.retrain import retrain
@@ -24,15 +33,7 @@ RTOL = 1e-9
 @pytest.fixture(scope="module")
 def world():
     """RELIANCE and SAIL published Dec 2019 - Jan 2020; a pace-MDP PPO (the universal champion) and a seed-MDP DQN."""
-    from conftest import truncate_all
-
-    from execution.config import load_settings
-
-    settings = load_settings()
-    conn = connect(settings)
-    truncate_all(conn)
-    conn.close()
-    publish(settings, ("RELIANCE", "SAIL"))
+    settings = fresh_world(("RELIANCE", "SAIL"))
     pace = retrain_universal(settings, ["RELIANCE"], "ppo", *TRAIN, episodes=8, seed=1)["model_id"]
     promote(settings, pace)
     seed = retrain(settings, "RELIANCE", "dqn_sl", *TRAIN, episodes=2, seed=1, mdp="seed")["model_id"]

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from intraday_support import DAY, TRAIN, backtest_of, clear_intraday, executed_of, promote, publish
+from intraday_support import DAY, TRAIN, backtest_of, clear_intraday, executed_of, fresh_world, promote
 
 from execution.cli import main as cli_main
 from execution.data.live import ReplayBars
@@ -29,15 +29,7 @@ KILL_WAIT_S = 120  # the longest the killed run may take to reach its first deci
 @pytest.fixture(scope="module")
 def world():
     """RELIANCE published Dec 2019 - Jan 2020 and a universal pace-MDP PPO champion."""
-    from conftest import truncate_all
-
-    from execution.config import load_settings
-
-    settings = load_settings()
-    conn = connect(settings)
-    truncate_all(conn)
-    conn.close()
-    publish(settings, ("RELIANCE",))
+    settings = fresh_world(("RELIANCE",))
     promote(settings, retrain_universal(settings, ["RELIANCE"], "ppo", *TRAIN, episodes=8, seed=3)["model_id"])
     return settings
 

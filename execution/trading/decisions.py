@@ -92,7 +92,7 @@ def pinned_strategy(
     try:
         _, policy = model_policy(conn, settings, model_id, params)
     except Exception as exc:
-        raise RuntimeError(
+        raise ValueError(
             f"the order was being worked by model {model_id}, which cannot be loaded now ({exc}); "
             "fix the artifact or stop the order with `execute cancel`"
         ) from exc

@@ -54,8 +54,8 @@ log = logging.getLogger(__name__)
 FORCED_REASON = "forced order at the horizon: what is left"
 
 
-class OrderBusy(RuntimeError):
-    """Another process is working the order right now."""
+class OrderBusy(ValueError):
+    """Another process is working the order right now (a user error: the CLI says so in one line)."""
 
 
 @dataclass(frozen=True)
