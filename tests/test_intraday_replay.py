@@ -125,3 +125,22 @@ def test_the_daily_report_has_a_section_per_executed_order(world, db, tmp_path):
     html = path.read_text()
     assert f"Executed intraday — order #{order.id} SAIL sell" in html
     assert html.count('data-chart="executed"') == 1 and "executed fills" in html
+
+
+def test_live_bars_from_a_landing_folder_are_the_closed_minutes_only(tmp_path):
+    from datetime import datetime
+
+    from execution.data.exchange_calendar import EXCHANGE_TZ
+    from execution.data.sources.landing import LandingSource
+    from execution.data.sources.synthetic import SyntheticSource
+
+    bars = SyntheticSource(seed=7).fetch("SAIL", DAY, DAY).bars
+    dropped = bars[bars["ts"].dt.strftime("%H:%M") <= "09:21"]  # the vendor's file at 09:21:40
+    dropped.assign(ts=dropped["ts"].dt.strftime("%Y-%m-%d %H:%M:%S")).drop(columns=["source"]).to_csv(
+        tmp_path / "SAIL.csv", index=False
+    )
+    now = datetime(2020, 1, 31, 9, 21, 40, tzinfo=EXCHANGE_TZ)
+    live = LandingSource(tmp_path).bars_so_far("SAIL", DAY, now)
+    assert live["ts"].dt.strftime("%H:%M").tolist() == [f"09:{m}" for m in range(15, 21)]  # 09:21 is still forming
+    closed = bars[(bars["ts"].dt.strftime("%H:%M") >= "09:15") & (bars["ts"].dt.strftime("%H:%M") <= "09:20")]
+    assert live["close"].tolist() == closed["close"].tolist()
