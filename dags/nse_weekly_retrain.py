@@ -115,9 +115,7 @@ def _bps(value: float | None) -> str:
     },
     params={
         "symbols": Param(None, type=["null", "array"], description="Symbols (default: Variable nse_symbols)"),
-        "agents": Param(
-            None, type=["null", "array"], description=f"Agents (default: all six: {', '.join(AGENTS)})"
-        ),
+        "agents": Param(None, type=["null", "array"], description=f"Agents (default: all six: {', '.join(AGENTS)})"),
         "episodes": Param(None, type=["null", "integer"], minimum=1, description="Episodes (default: the seed's)"),
         "seed": Param(None, type=["null", "integer"], description="Random seed (default: drawn and recorded)"),
         "fine_tune": Param(False, type="boolean", description="Continue from the champion of the same agent"),

@@ -29,6 +29,7 @@ COMMANDS = (
     "models",
     "orders",
     "schedule",
+    "execute",
     "report",
     "demo",
     "airflow_ui",

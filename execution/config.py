@@ -21,7 +21,8 @@ variable               meaning                                        default
 The TOML file may hold top-level ``symbols``, ``source``, ``samples_dir`` and the tables
 ``[order]`` (fields of :class:`OrderParams`), ``[windows]`` (``train_start``, ``train_end``,
 ``validation_start``, ... as ISO dates), ``[promotion]`` (fields of :class:`PromotionRule`) and
-``[synthetic]`` (fields of :class:`SyntheticParams`; the environment variables above win).
+``[synthetic]`` (fields of :class:`SyntheticParams`; the environment variables above win) and
+``[execution]`` (fields of :class:`ExecutionParams`: intraday broker, paper fill model, Kite orders).
 The file is read once, by :func:`load_settings`; everything else takes the :class:`Settings`.
 """
 
@@ -114,6 +115,29 @@ class SyntheticParams:
 
 
 @dataclass(frozen=True)
+class ExecutionParams:
+    """Intraday execution (``[execution]``, :mod:`execution.trading.executor`): broker, fills, Kite orders."""
+
+    broker: str = "paper"  # paper (default) or kite (refused unless EXEC_LIVE_TRADING=1 and credentials)
+    fill: str = "impact"  # the paper broker's fill model: seed or impact (execution/sim/fills.py)
+    order_type: str = "MARKET"  # kite: MARKET or LIMIT
+    limit_offset_bps: float = 10.0  # kite LIMIT: last close + (buy) / - (sell) this many bps, on the tick
+    product: str = "MIS"  # kite product: MIS (intraday) or CNC
+    poll_seconds: float = 5.0  # how often a late bar or an open broker order is looked at again
+    bar_grace_seconds: float = 30.0  # how long a decision waits for a late bar before filling the hole
+
+    def __post_init__(self) -> None:
+        if self.broker not in ("paper", "kite"):
+            raise ValueError(f"[execution] broker must be 'paper' or 'kite', not {self.broker!r}")
+        if self.fill not in ("seed", "impact"):
+            raise ValueError(f"[execution] fill must be 'seed' or 'impact', not {self.fill!r}")
+        if self.order_type not in ("MARKET", "LIMIT"):
+            raise ValueError(f"[execution] order_type must be 'MARKET' or 'LIMIT', not {self.order_type!r}")
+        if not (self.poll_seconds > 0 and self.bar_grace_seconds >= 0 and self.limit_offset_bps >= 0):
+            raise ValueError("[execution] poll_seconds must be > 0, bar_grace_seconds and limit_offset_bps >= 0")
+
+
+@dataclass(frozen=True)
 class Settings:
     """Everything configurable about the service, resolved once per process."""
 
@@ -126,6 +150,7 @@ class Settings:
     windows: Windows = field(default_factory=Windows)
     promotion: PromotionRule = field(default_factory=PromotionRule)
     synthetic: SyntheticParams = field(default_factory=SyntheticParams)
+    execution: ExecutionParams = field(default_factory=ExecutionParams)
 
     @property
     def pg_dir(self) -> Path:
@@ -197,6 +222,7 @@ def load_settings(environ: dict[str, str] | None = None) -> Settings:
         if env.get(variable):
             synthetic_table[key] = _number(env[variable], variable)
     synthetic = _dataclass_from(SyntheticParams, synthetic_table, "synthetic")
+    execution = _dataclass_from(ExecutionParams, file_values.get("execution", {}), "execution")
     symbols = split_symbols(env.get("EXEC_SYMBOLS") or file_values.get("symbols") or list(DEFAULT_SYMBOLS))
     samples = env.get("EXEC_SAMPLES_DIR") or file_values.get("samples_dir") or "../shared/data/nse-1m"
     return Settings(
@@ -209,4 +235,5 @@ def load_settings(environ: dict[str, str] | None = None) -> Settings:
         windows=windows,
         promotion=promotion,
         synthetic=synthetic,
+        execution=execution,
     )

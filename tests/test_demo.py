@@ -69,6 +69,7 @@ def test_airflow_steps_in_order(settings):
         "daily-2020-01-30",
         "daily-2020-01-31",
         "retrain",
+        "intraday",
         "reports",
     ]
     by_name = {s.name: s.argv for s in steps}
@@ -79,6 +80,9 @@ def test_airflow_steps_in_order(settings):
     assert retrain[:4] == ("dags", "test", "nse_weekly_retrain", "2020-02-01T06:00:00+05:30")
     assert retrain[4] == "--conf"
     assert json.loads(retrain[5]) == plan.retrain_conf()
+    intraday = by_name["intraday"]
+    assert intraday[:4] == ("dags", "test", "nse_intraday_execution", "2020-01-31T09:00:00+05:30")
+    assert json.loads(intraday[5]) == {"day": "2020-01-31", "replay": True, "speed": 0, "symbols": ["RELIANCE"]}
     reports = by_name["reports"]
     assert reports[:3] == ("dags", "test", "nse_execution_reports")
     assert json.loads(reports[5]) == {"day": "2020-01-31"}
@@ -128,7 +132,7 @@ def test_the_demo_stops_at_the_first_failing_step(settings, monkeypatch, tmp_pat
 
     assert demo.run_demo(settings, plan, say=said.append) == 1
     assert ran == ["history", "db-migrate", "pool", "daily-2020-01-30", "daily-2020-01-31"]
-    assert any("[5/7] nse_daily_bars for 2020-01-31" in line for line in said)
+    assert any("[5/8] nse_daily_bars for 2020-01-31" in line for line in said)
     assert any("FAILED (exit 1)" in line for line in said)
 
 

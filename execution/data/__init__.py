@@ -5,6 +5,7 @@
 * ``quality/`` -- Great Expectations validation of each staged (symbol, day);
 * ``store`` -- PostgreSQL: staging (COPY), publishing, quarantine, published bars;
 * ``ingest`` -- fetch -> stage -> validate -> publish or quarantine, and the operator's release;
+* ``live`` -- today's bars that have closed so far (Kite, a landing folder, or a stored day replayed);
 * ``ticks`` -- the NSE tick size as dated data; ``exchange_calendar`` -- trading days and session times.
 
 Knows only ``config``, ``db`` and ``json_values`` below it.
@@ -25,6 +26,8 @@ _EXPORTS = {
     "published_days": "store",
     "active_quarantine": "store",
     "make_source": "sources",
+    "live_bars": "live",
+    "ReplayBars": "live",
     "SOURCE_NAMES": "sources",
     "BarSource": "sources.base",
     "FetchResult": "sources.base",

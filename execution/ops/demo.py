@@ -16,8 +16,11 @@ Steps (each one logs a line when it starts and when it ends, with its wall time)
 5. **nse_weekly_retrain** -- ``airflow dags test`` on the Saturday after ``end`` with a small
    budget (``agents`` x every symbol, ``episodes`` each): rolling windows as of the day after
    ``end``, train, register, evaluate, promote.
-6. **nse_execution_reports** -- ``airflow dags test`` with ``{"day": end's last trading day}``:
-   the next trading day's schedules and the day's report.
+6. **nse_intraday_execution** -- ``airflow dags test`` with ``{"day": that day, "replay": true, "speed": 0}``:
+   the day's configured order of the first symbol worked intraday on the paper broker, replaying the
+   published day as if live (decision by decision, child orders and fills recorded).
+7. **nse_execution_reports** -- ``airflow dags test`` with ``{"day": end's last trading day}``:
+   the next trading day's schedules and the day's report, with the executed order's section.
 
 Every Airflow command runs as a subprocess (``airflow`` beside ``sys.executable``) in the
 environment of :func:`execution.ops.airflow_config.airflow_environment`; its whole output goes to
@@ -60,6 +63,7 @@ LOOKBACK_TRADING_DAYS = 20  # history the simulator's trailing statistics need b
 DAILY_RUN_TIME = clock(16, 0)  # the daily DAG's schedule, Asia/Kolkata
 RETRAIN_RUN_TIME = clock(6, 0)  # the weekly DAG's schedule (Saturday), Asia/Kolkata
 REPORTS_RUN_TIME = clock(16, 30)
+INTRADAY_RUN_TIME = clock(9, 0)  # the intraday DAG's schedule, Asia/Kolkata
 UI_URL = "http://localhost:8080"
 
 # structlog's console lines: "2020-...Z [info     ] message   [logger] key=value ..."
@@ -91,6 +95,10 @@ class DemoPlan:
         """The retrain run's logical date: the first Saturday after the last day, 06:00 IST."""
         saturday = self.report_day + timedelta(days=(5 - self.report_day.weekday()) % 7 or 7)
         return datetime.combine(saturday, RETRAIN_RUN_TIME, tzinfo=EXCHANGE_TZ)
+
+    def intraday_conf(self) -> dict[str, Any]:
+        """The params of the demo's nse_intraday_execution run: the report day replayed, one symbol's order."""
+        return {"day": self.report_day.isoformat(), "replay": True, "speed": 0, "symbols": list(self.symbols[:1])}
 
     def retrain_conf(self) -> dict[str, Any]:
         """The params of the demo's nse_weekly_retrain run."""
@@ -202,6 +210,14 @@ def airflow_steps(plan: DemoPlan) -> list[AirflowStep]:
             "retrain",
             f"nse_weekly_retrain: {', '.join(plan.agents)} x {', '.join(plan.symbols)}, {plan.episodes} episodes each",
             dags_test_argv("nse_weekly_retrain", plan.retrain_logical_date, plan.retrain_conf()),
+        )
+    )
+    intraday_when = datetime.combine(plan.report_day, INTRADAY_RUN_TIME, tzinfo=EXCHANGE_TZ)
+    steps.append(
+        AirflowStep(
+            "intraday",
+            f"nse_intraday_execution for {plan.report_day}: {plan.symbols[0]}'s order on replay, paper broker",
+            dags_test_argv("nse_intraday_execution", intraday_when, plan.intraday_conf()),
         )
     )
     report_when = datetime.combine(plan.report_day, REPORTS_RUN_TIME, tzinfo=EXCHANGE_TZ)
@@ -334,13 +350,32 @@ def run_demo(settings: Settings, plan: DemoPlan, say: Callable[[str], None] = pr
     user, password, password_file = ui_login(settings)
     say(f"demo finished in {time.perf_counter() - started:.0f} s")
     say(f"daily report of {plan.report_day}: {report or 'not found under ' + str(settings.reports_dir)}")
+    executed = executed_in_report(report)
+    for line in executed:
+        say(f"executed intraday (replay, paper broker): {line} -- section 'Executed intraday' of the report")
     say(f"schedules of the next trading day: {settings.reports_dir / 'schedules'}")
     say(
         f"Airflow UI: run `make airflow`, open {UI_URL} and log in as {user} / {password} (kept in {password_file}); "
         f"the report is at {UI_URL}/nse-reports/daily/{plan.report_day} (Browse > Reports), and each "
         "nse_daily_bars run has a Report tab"
     )
-    return 0 if report is not None else 1
+    return 0 if report is not None and executed else 1
+
+
+def executed_in_report(report: Path | None) -> list[str]:
+    """One line per order the report shows as executed intraday (from its JSON), ``[]`` when none."""
+    if report is None or not report.with_suffix(".json").is_file():
+        return []
+    sections = json.loads(report.with_suffix(".json").read_text()).get("executed_intraday") or []
+    lines = []
+    for s in sections:
+        done = s.get("metrics", {}).get("executed", {})
+        lines.append(
+            f"order #{s['order']['id']} {s['order']['symbol']} {s['order']['side']} {s['shares_filled']:,} shares, "
+            f"{s['status']}, average ₹{done.get('avg_price', float('nan')):,.2f}, "
+            f"{done.get('advantage_bps', float('nan')):+.2f} bps vs TWAP"
+        )
+    return lines
 
 
 def _redacted(env: dict[str, str]) -> str:

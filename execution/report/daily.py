@@ -59,6 +59,7 @@ from execution.report.common import (
     render,
     write_json,
 )
+from execution.report.execution import executed_orders
 from execution.report.index import write_index
 from execution.sim.backtest import METRIC_COLUMNS, run_backtest
 from execution.sim.baselines import BASELINES
@@ -545,9 +546,10 @@ def render_daily_report(settings: Settings, day: date, out_dir: Path | None = No
     out_dir.mkdir(parents=True, exist_ok=True)
     with connection(settings) as conn:
         built, policies = build_daily(conn, settings, day, out_dir)
+        executed = executed_orders(conn, settings, day)  # orders worked intraday: execution/report/execution.py
     html_path = daily_report_path(out_dir, day)
     json_path = html_path.with_suffix(".json")
-    payload = _json_payload(built["data"])
+    payload = {**_json_payload(built["data"]), "executed_intraday": executed.data}
     write_json(json_path, payload)
     html = render(
         "daily.html.j2",
@@ -558,6 +560,7 @@ def render_daily_report(settings: Settings, day: date, out_dir: Path | None = No
         fill_models=FILL_MODELS,
         champion=CHAMPION_NAME,
         frame_records=_frame_records,
+        executed_html=executed.html,
     )
     write_text(html_path, html)
     write_index(out_dir)

@@ -4,9 +4,11 @@ from __future__ import annotations
 
 from abc import ABC, abstractmethod
 from dataclasses import dataclass, field
-from datetime import date
+from datetime import date, datetime, timedelta
 
 import pandas as pd
+
+from execution.data.exchange_calendar import BARS_PER_SESSION, EXCHANGE_TZ_NAME, SESSION_OPEN
 
 #: Columns of the SPEC section 7 bar contract, in order. ``ts`` is tz-aware (Asia/Kolkata),
 #: the bar's start; prices are float INR; volume is float here (whole-ness is validated later).
@@ -66,3 +68,22 @@ class BarSource(ABC):
     @abstractmethod
     def fetch(self, symbol: str, start: date, end: date) -> FetchResult:
         """Bars of ``symbol`` from ``start`` to ``end`` inclusive, in the SPEC section 7 contract."""
+
+    def bars_so_far(self, symbol: str, day: date, now: datetime) -> pd.DataFrame:
+        """Live bars: the regular-session bars of ``symbol`` on ``day`` that have closed by ``now``.
+
+        What intraday execution reads at each decision (a landing folder that receives files during
+        the day, Kite's minute candles); the bar that is still forming is never returned.
+        """
+        return completed_bars(self.fetch(symbol, day, day).bars, day, now)
+
+
+def completed_bars(bars: pd.DataFrame, day: date, now: datetime) -> pd.DataFrame:
+    """The regular-session bars of ``bars`` on ``day`` whose minute has ended by ``now`` (tz-aware), by ts."""
+    if bars.empty:
+        return bars.copy()
+    local = bars["ts"].dt.tz_convert(EXCHANGE_TZ_NAME)
+    minute = local.dt.hour * 60 + local.dt.minute - (SESSION_OPEN.hour * 60 + SESSION_OPEN.minute)
+    closed = local + timedelta(minutes=1) <= pd.Timestamp(now)
+    keep = (local.dt.date == day) & (minute >= 0) & (minute < BARS_PER_SESSION) & closed
+    return bars[keep].sort_values("ts", kind="stable").reset_index(drop=True)
