@@ -193,8 +193,8 @@ def test_the_nominal_path_is_flat_at_the_last_close_with_the_trailing_volume_pro
 
 
 def test_a_policy_plan_is_its_rollout_and_respects_whole_lots_and_the_horizon(conn, history, monkeypatch):
-    def fake_choice(conn, settings, symbol, order):
-        return PolicyChoice(symbol, "champion", 7, LatePolicy(order), record=None, champion_record=object())
+    def fake_choice(conn, settings, symbol, order=None):  # the champion is resolved once per symbol
+        return PolicyChoice(symbol, "champion", 7, LatePolicy(history.order), record=None, champion_record=object())
 
     monkeypatch.setattr(policies_module, "resolve_champion", fake_choice)
     summary = write_schedules(history, PLAN_DAY)
@@ -216,7 +216,7 @@ def test_a_policy_plan_is_its_rollout_and_respects_whole_lots_and_the_horizon(co
     monkeypatch.setattr(
         policies_module,
         "resolve_champion",
-        lambda conn, settings, symbol, order: PolicyChoice(
+        lambda conn, settings, symbol, order=None: PolicyChoice(
             symbol, "champion", 8, IdlePolicy(), champion_record=object()
         ),
     )
